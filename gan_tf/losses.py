@@ -1,0 +1,150 @@
+"""GAN losses as pairs of small pure functions over discriminator outputs.
+
+Every function returns one value per example (shape ``[batch]``) so that the model
+can average over the *global* batch under a distribution strategy. Outputs are
+logits (or critic values): the sigmoid lives inside the loss, where softplus keeps
+it numerically stable. All maths is done in float32 so that mixed precision
+networks still get float32 losses.
+"""
+import collections
+
+import tensorflow as tf
+
+LossPair = collections.namedtuple(
+    "LossPair", ["name", "discriminator_loss", "generator_loss"]
+)
+
+
+def _per_example(outputs):
+    """[batch, ...] discriminator outputs -> float32 [batch] (mean over the rest)."""
+    outputs = tf.cast(outputs, tf.float32)
+    return tf.reduce_mean(tf.reshape(outputs, [tf.shape(outputs)[0], -1]), axis=1)
+
+
+def minimax_discriminator_loss(real_logits, fake_logits):
+    """-log D(x) - log(1 - D(G(z))) (Goodfellow et al. 2014, eq. 1)."""
+    real, fake = _per_example(real_logits), _per_example(fake_logits)
+    # -log(sigmoid(r)) = softplus(-r); -log(1 - sigmoid(f)) = softplus(f)
+    return tf.nn.softplus(-real) + tf.nn.softplus(fake)
+
+
+def minimax_generator_loss(fake_logits):
+    """log(1 - D(G(z))), the saturating generator loss of the minimax game (Goodfellow et al. 2014)."""
+    return -tf.nn.softplus(_per_example(fake_logits))
+
+
+def non_saturating_discriminator_loss(real_logits, fake_logits):
+    """Same discriminator loss as minimax (Goodfellow et al. 2014)."""
+    return minimax_discriminator_loss(real_logits, fake_logits)
+
+
+def non_saturating_generator_loss(fake_logits):
+    """-log D(G(z)): strong gradients early in training (Goodfellow et al. 2014, sec. 3)."""
+    return tf.nn.softplus(-_per_example(fake_logits))
+
+
+def least_squares_discriminator_loss(real_logits, fake_logits):
+    """LSGAN with a=0, b=1: ½(D(x) - 1)² + ½D(G(z))² (Mao et al. 2017, eq. 2)."""
+    real, fake = _per_example(real_logits), _per_example(fake_logits)
+    return 0.5 * tf.square(real - 1.0) + 0.5 * tf.square(fake)
+
+
+def least_squares_generator_loss(fake_logits):
+    """LSGAN with c=1: ½(D(G(z)) - 1)² (Mao et al. 2017, eq. 2)."""
+    return 0.5 * tf.square(_per_example(fake_logits) - 1.0)
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits):
+    """Critic loss D(G(z)) - D(x) (Arjovsky et al. 2017); needs clipping or a gradient penalty."""
+    return _per_example(fake_logits) - _per_example(real_logits)
+
+
+def wasserstein_generator_loss(fake_logits):
+    """-D(G(z)) (Arjovsky et al. 2017)."""
+    return -_per_example(fake_logits)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
+    real, fake = _per_example(real_logits), _per_example(fake_logits)
+    return tf.nn.relu(1.0 - real) + tf.nn.relu(1.0 + fake)
+
+
+def hinge_generator_loss(fake_logits):
+    """-D(G(z)) (Lim & Ye 2017)."""
+    return -_per_example(fake_logits)
+
+
+_PAIRS = {
+    name: LossPair(
+        name, globals()[f"{name}_discriminator_loss"], globals()[f"{name}_generator_loss"]
+    )
+    for name in ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+}
+NAMES = tuple(_PAIRS)
+
+
+def get(loss):
+    """Returns the `LossPair` for a name, or `loss` itself if it already is one.
+
+    Args:
+      loss: one of `NAMES`, or any object with `discriminator_loss(real_logits,
+        fake_logits)` and `generator_loss(fake_logits)` returning per-example values.
+    """
+    if isinstance(loss, str):
+        if loss not in _PAIRS:
+            raise ValueError(f"Unknown loss {loss!r}: expected one of {', '.join(NAMES)}.")
+        return _PAIRS[loss]
+    if callable(getattr(loss, "discriminator_loss", None)) and callable(
+        getattr(loss, "generator_loss", None)
+    ):
+        return loss
+    raise ValueError(
+        f"loss={loss!r} is neither a name ({', '.join(NAMES)}) nor an object with "
+        "discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)."
+    )
+
+
+def _input_gradients(discriminator, images):
+    """Gradient of the summed discriminator output w.r.t. its input images, in float32."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        # Summing is exact: example i's output depends only on image i (no BatchNorm in D).
+        total = tf.reduce_sum(tf.cast(discriminator(images), tf.float32))
+    return tf.cast(tape.gradient(total, images), tf.float32)
+
+
+def gradient_penalty(discriminator, real_images, fake_images, epsilon):
+    """WGAN-GP penalty (‖∇D(x̂)‖₂ - 1)² at x̂ = ε·x + (1-ε)·G(z) (Gulrajani et al. 2017).
+
+    Args:
+      discriminator: callable images -> outputs (already in training mode if wanted).
+      real_images, fake_images: [batch, H, W, C].
+      epsilon: [batch] interpolation weights, drawn from U(0, 1) by the caller so that
+        the caller controls the (per-replica) random stream.
+
+    Returns:
+      [batch] penalties. The norm is sqrt(Σg² + 1e-12): the plain norm has an undefined
+      gradient at g = 0, where it would yield NaN.
+    """
+    real_images = tf.cast(real_images, tf.float32)
+    fake_images = tf.cast(fake_images, tf.float32)
+    epsilon = tf.reshape(tf.cast(epsilon, tf.float32), [-1, 1, 1, 1])
+    interpolated = epsilon * real_images + (1.0 - epsilon) * fake_images
+    grads = _input_gradients(discriminator, interpolated)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+    return tf.square(norms - 1.0)
+
+
+def r1_penalty(discriminator, real_images):
+    """R1 penalty ‖∇D(x)‖² on real data (Mescheder et al. 2018); the model weights it by γ/2.
+
+    Args:
+      discriminator: callable images -> outputs.
+      real_images: [batch, H, W, C].
+
+    Returns:
+      [batch] squared gradient norms.
+    """
+    grads = _input_gradients(discriminator, tf.cast(real_images, tf.float32))
+    return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])

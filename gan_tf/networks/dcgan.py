@@ -1,0 +1,112 @@
+"""DCGAN networks (Radford et al. 2016), shaped as in TensorFlow's DCGAN tutorial.
+
+At 28×28×1 and width 64 both networks are exactly the tutorial's, so benchmarks
+against it compare identical networks; larger images get more up/down-sampling
+stages (64×64: 4×4×1024 → 512 → 256 → 128 → 64 → 3, as in the paper).
+"""
+import keras
+from keras import layers
+
+from gan_tf.networks import layers as gan_layers
+
+
+def _num_stages(image_shape):
+    """Number of ×2 stages from the smallest feature map (≤ 7 pixels) up to the image."""
+    height, width, channels = _check_image_shape(image_shape)
+    if height != width:
+        raise ValueError(f"image_shape={image_shape!r}: DCGAN needs square images.")
+    stages, size = 0, height
+    while size % 2 == 0 and size > 7:
+        size //= 2
+        stages += 1
+    if stages == 0:
+        raise ValueError(
+            f"image_shape={image_shape!r}: the side must be divisible by 2 at least once "
+            "(e.g. 28, 32, 64)."
+        )
+    return stages, size
+
+
+def _check_image_shape(image_shape):
+    if len(image_shape) != 3 or any(int(d) <= 0 for d in image_shape):
+        raise ValueError(f"image_shape={image_shape!r}: expected (height, width, channels) > 0.")
+    return tuple(int(d) for d in image_shape)
+
+
+def _check_positive(**values):
+    for key, value in values.items():
+        if int(value) <= 0:
+            raise ValueError(f"{key}={value!r}: expected a positive integer.")
+
+
+def dcgan_generator(
+    latent_dim=100, image_shape=(28, 28, 1), width=64, synchronized_batchnorm=False, name="generator"
+):
+    """DCGAN generator: Dense → BatchNorm → LeakyReLU → Conv2DTranspose stack → tanh.
+
+    Args:
+      latent_dim: size of the noise vector.
+      image_shape: (height, width, channels) of the output; square, side divisible by 2.
+      width: channels of the last hidden layer; earlier layers double it per stage.
+      synchronized_batchnorm: compute BatchNorm statistics over the global batch across
+        replicas, so that N replicas train exactly like one device with the same batch.
+      name: model name.
+
+    Returns:
+      A functional `keras.Model` mapping [batch, latent_dim] to images in [-1, 1].
+
+    Example:
+      >>> generator = dcgan_generator(100, (28, 28, 1))
+      >>> generator.output_shape
+      (None, 28, 28, 1)
+    """
+    _check_positive(latent_dim=latent_dim, width=width)
+    stages, start = _num_stages(image_shape)
+    channels = image_shape[-1]
+    noise = keras.Input((latent_dim,), name="noise")
+    x = layers.Dense(start * start * width * 2**stages, use_bias=False, name="project")(noise)
+    x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name="project_bn")(x)
+    x = layers.LeakyReLU(0.2, name="project_lrelu")(x)
+    x = layers.Reshape((start, start, width * 2**stages), name="reshape")(x)
+    # One stride-1 block at the smallest size, as in the tutorial, then ×2 per stage.
+    strides = [1] + [2] * (stages - 1)
+    filters = [width * 2 ** (stages - 1 - i) for i in range(stages)]
+    for i, (f, s) in enumerate(zip(filters, strides)):
+        x = layers.Conv2DTranspose(f, 5, strides=s, padding="same", use_bias=False, name=f"up{i}")(x)
+        x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"up{i}_bn")(x)
+        x = layers.LeakyReLU(0.2, name=f"up{i}_lrelu")(x)
+    x = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", use_bias=False, name="to_image")(x)
+    # tanh in float32: mixed precision must still hand back float32 images.
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(noise, images, name=name)
+
+
+def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, name="discriminator"):
+    """DCGAN discriminator: strided Conv2D → LeakyReLU → Dropout stack, then one logit.
+
+    No BatchNorm, as in the tutorial: per-example outputs keep gradient penalties
+    exact and replicas independent.
+
+    Args:
+      image_shape: (height, width, channels) of the input images.
+      width: channels of the first convolution; doubled per stage.
+      dropout: dropout rate after each convolution (0 disables it).
+      name: model name.
+
+    Returns:
+      A functional `keras.Model` mapping images to [batch, 1] float32 logits.
+    """
+    _check_positive(width=width)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1).")
+    stages, _ = _num_stages(image_shape)
+    images = keras.Input(image_shape, name="images")
+    x = images
+    for i in range(stages):
+        x = layers.Conv2D(width * 2**i, 5, strides=2, padding="same", name=f"down{i}")(x)
+        x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
+        if dropout:
+            x = gan_layers.Dropout(dropout, name=f"down{i}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(images, logits, name=name)

@@ -1,0 +1,20 @@
+"""Test-wide set-up that must happen before TensorFlow initialises.
+
+Two logical CPU devices let MirroredStrategy tests run without GPUs; they can only
+be configured before the first op runs, hence here and not in a fixture.
+"""
+import os
+import tempfile
+
+_home = tempfile.mkdtemp(prefix="gan_tf_tests_")
+os.environ.setdefault("KERAS_HOME", os.path.join(_home, "keras"))
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(_home, "mpl"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)

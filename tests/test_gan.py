@@ -1,0 +1,217 @@
+"""The GAN model: update order, step structure, sampling, and the Keras 3.15 traps."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_tf import GAN, networks
+from gan_tf.checkpoints import CheckpointManager
+
+LATENT = 4
+
+
+def _tiny_gan(strategy=None, dropout=0.0, seed=3, **compile_kwargs):
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        keras.utils.set_random_seed(1)
+        generator = networks.dcgan_generator(LATENT, (8, 8, 1), width=4, synchronized_batchnorm=True)
+        discriminator = networks.dcgan_discriminator((8, 8, 1), width=4, dropout=dropout)
+        gan = GAN(generator, discriminator, LATENT, seed=seed)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(1e-2),
+            g_optimizer=keras.optimizers.Adam(1e-2),
+            **compile_kwargs,
+        )
+    return gan
+
+
+def _images(n=16, seed=0):
+    return np.random.RandomState(seed).uniform(-1, 1, (n, 8, 8, 1)).astype(np.float32)
+
+
+def _weights(gan):
+    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+
+# ---------------------------------------------------------------- update order
+class _Constant(keras.layers.Layer):
+    """A generator whose output is one trainable scalar b, whatever the noise."""
+
+    def build(self, input_shape):
+        self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(0.5), name="b")
+
+    def call(self, noise):
+        return tf.zeros([tf.shape(noise)[0], 1, 1, 1]) + self.b
+
+
+def _hand_checkable_gan(d_steps):
+    noise = keras.Input((1,))
+    generator = keras.Model(noise, _Constant()(noise))
+    images = keras.Input((1, 1, 1))
+    logit = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(keras.layers.Flatten()(images))
+    discriminator = keras.Model(images, logit)
+    gan = GAN(generator, discriminator, latent_dim=1, seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.SGD(0.1),
+        g_optimizer=keras.optimizers.SGD(0.1),
+        loss="wasserstein",
+        d_steps=d_steps,
+    )
+    return gan
+
+
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_generator_step_uses_the_updated_discriminator(d_steps):
+    # D(x) = w·x with w = 1; G(z) = b = 0.5; real images all 2; SGD with η = 0.1.
+    # Critic loss w·(b - 2): each D step w ← w - η(b - 2) = w + 0.15.
+    # Generator loss -w·b: b ← b + η·w, with the *updated* w.
+    gan = _hand_checkable_gan(d_steps)
+    gan.train_step(tf.fill([4, 1, 1, 1], 2.0))
+    w = 1.0 + 0.15 * d_steps
+    assert gan.discriminator.weights[0].numpy().item() == pytest.approx(w)
+    assert gan.generator.weights[0].numpy().item() == pytest.approx(0.5 + 0.1 * w)
+    # With the stale discriminator b would be 0.6: make sure the test can tell.
+    assert 0.5 + 0.1 * w != pytest.approx(0.6)
+
+
+class _CallCounter(keras.layers.Layer):
+    def build(self, input_shape):
+        self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calls")
+
+    def call(self, x):
+        self.calls.assign_add(1.0)
+        return x
+
+
+@pytest.mark.parametrize("d_steps, expected_calls", [(1, 1), (3, 3)])
+def test_generator_forward_passes_per_step(d_steps, expected_calls):
+    noise = keras.Input((LATENT,))
+    counter = _CallCounter()
+    x = counter(keras.layers.Dense(64)(noise))
+    generator = keras.Model(noise, keras.layers.Reshape((8, 8, 1))(keras.layers.Activation("tanh")(x)))
+    discriminator = networks.dcgan_discriminator((8, 8, 1), width=4, dropout=0.0)
+    gan = GAN(generator, discriminator, LATENT, seed=0)
+    gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam(), d_steps=d_steps)
+    gan.train_step(tf.constant(_images(4)))
+    # One fake batch per discriminator step, the last one reused for the generator step.
+    assert counter.calls.numpy() == expected_calls
+
+
+def test_logs_hold_losses_and_discriminator_outputs():
+    gan = _tiny_gan(gradient_penalty_weight=10.0, r1_gamma=1.0)
+    logs = gan.train_step(tf.constant(_images()))
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "gradient_penalty", "r1_penalty"}
+    for value in logs.values():
+        assert value.shape == (1,)  # rank 0 breaks MultiWorkerMirroredStrategy (tensorflow#72388)
+        assert np.isfinite(value.numpy()).all()
+
+
+def test_weight_clip_bounds_discriminator_weights():
+    gan = _tiny_gan(loss="wasserstein", weight_clip=0.01)
+    gan.train_step(tf.constant(_images()))
+    assert max(np.abs(v.numpy()).max() for v in gan.discriminator.trainable_variables) <= 0.01 + 1e-7
+
+
+# ------------------------------------------------------------------ sampling
+def test_generate_is_deterministic_under_a_seed():
+    gan = _tiny_gan()
+    a, b, c = gan.generate(5, seed=7), gan.generate(5, seed=7), gan.generate(5, seed=8)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.allclose(a.numpy(), c.numpy())
+    assert a.shape == (5, 8, 8, 1) and a.dtype == tf.float32
+    assert np.abs(a.numpy()).max() <= 1.0
+    # Chunked generation draws the same noise.
+    np.testing.assert_allclose(gan.generate(5, seed=7, batch_size=2).numpy(), a.numpy(), atol=1e-6)
+    assert not np.allclose(gan.generate(5).numpy(), gan.generate(5).numpy())
+
+
+def test_bad_constructor_and_compile_arguments():
+    generator = networks.dcgan_generator(LATENT, (8, 8, 1), width=4)
+    discriminator = networks.dcgan_discriminator((8, 8, 1), width=4)
+    with pytest.raises(ValueError, match="latent_dim=5"):
+        GAN(generator, discriminator, 5)
+    with pytest.raises(ValueError, match="does not match discriminator input"):
+        GAN(generator, networks.dcgan_discriminator((16, 16, 1), width=4), LATENT)
+    gan = GAN(generator, discriminator, LATENT)
+    optimizer = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="distinct"):
+        gan.compile(d_optimizer=optimizer, g_optimizer=optimizer)
+    with pytest.raises(ValueError, match="d_steps=0"):
+        gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam(), d_steps=0)
+    with pytest.raises(ValueError, match="Unknown loss 'bogus'"):
+        gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam(), loss="bogus")
+
+
+# --------------------------------------------------------- Keras 3.15 traps
+def test_counts_as_built_without_a_call():
+    # Unbuilt, fit() under a strategy calls self.call on a symbolic image batch and fails.
+    assert _tiny_gan().built
+
+
+def test_optimizers_are_built_in_compile_and_no_default_optimizer_is_created():
+    gan = _tiny_gan()
+    for optimizer, model in ((gan.d_optimizer, gan.discriminator), (gan.g_optimizer, gan.generator)):
+        assert optimizer.built
+        # iteration + learning rate + two Adam slots per trainable variable
+        slots = [v for v in optimizer.variables if "momentum" in v.path or "velocity" in v.path]
+        assert len(slots) == 2 * len(model.trainable_variables)
+    assert gan.optimizer is gan.g_optimizer  # no unused RMSprop
+
+
+def _mirrored():
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+def test_noise_differs_across_replicas_and_matches_one_device():
+    strategy = _mirrored()
+    gan = _tiny_gan(strategy)
+    state = gan.noise_seed.state.numpy()
+    per_replica = strategy.experimental_local_results(strategy.run(lambda: gan._noise(3)))
+    first, second = (t.numpy() for t in per_replica)
+    assert not np.allclose(first, second)
+    single = _tiny_gan()
+    single.noise_seed.state.assign(state)
+    np.testing.assert_array_equal(np.concatenate([first, second]), single._noise(6).numpy())
+
+
+def test_dropout_masks_differ_across_replicas():
+    strategy = _mirrored()
+    with strategy.scope():
+        from gan_tf.networks.layers import Dropout
+
+        layer = Dropout(0.5, seed=1)
+    masks = strategy.experimental_local_results(
+        strategy.run(lambda: layer(tf.ones([1, 64]), training=True))
+    )
+    assert not np.array_equal(masks[0].numpy(), masks[1].numpy())
+
+
+def test_two_replicas_train_like_one_device_with_the_same_global_batch():
+    # Losses are averaged over the global batch and BatchNorm is synchronized, so
+    # 2 replicas × 8 images must give the weights of 1 device × 16 images.
+    dataset = tf.data.Dataset.from_tensor_slices(_images(48)).batch(16, drop_remainder=True)
+    one = _tiny_gan(gradient_penalty_weight=1.0)
+    one.fit(dataset, epochs=1, verbose=0)
+    two = _tiny_gan(_mirrored(), gradient_penalty_weight=1.0)
+    history = two.fit(dataset, epochs=1, verbose=0)
+    for a, b in zip(_weights(one), _weights(two)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert np.isfinite(history.history["d_loss"][0])
+
+
+def test_checkpoint_restores_both_optimizers_and_rng_state(tmp_path):
+    data = tf.constant(_images())
+    gan = _tiny_gan(dropout=0.3)
+    gan.train_step(data)
+    CheckpointManager(gan, str(tmp_path)).save(epoch=1)
+    restored = _tiny_gan(dropout=0.3, seed=99)  # another noise seed: restore must overwrite it
+    assert CheckpointManager(restored, str(tmp_path)).restore_latest() == 1
+    for name in ("d_optimizer", "g_optimizer"):
+        for a, b in zip(getattr(gan, name).variables, getattr(restored, name).variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert getattr(restored, "g_optimizer").iterations.numpy() == 1
+    # The next step (noise, dropout masks, Adam moments) is identical.
+    gan.train_step(data)
+    restored.train_step(data)
+    for a, b in zip(_weights(gan), _weights(restored)):
+        np.testing.assert_array_equal(a, b)
