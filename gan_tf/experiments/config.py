@@ -1,0 +1,106 @@
+"""The frozen configuration of an experiment run: every flag, with its validation.
+
+Kept free of TensorFlow so that bad values are rejected before any device starts.
+"""
+import dataclasses
+import os
+
+LOSSES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+ARCHITECTURES = ("dcgan", "mlp")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+JIT_CHOICES = ("auto", "true", "false")
+
+# Fields that define what is being trained: a run directory only resumes a run that
+# agrees on all of them (epochs may grow; devices and logging may change).
+RECIPE_FIELDS = (
+    "dataset", "architecture", "width", "latent_dim", "loss", "batch_size", "d_lr", "g_lr", "beta_1",
+    "d_steps", "gradient_penalty", "r1_gamma", "weight_clip", "seed", "steps_per_epoch",
+    "mixed_precision",
+)
+
+
+def _choice(options):
+    return (lambda value: value in options), f"one of {', '.join(options)}"
+
+
+_POSITIVE = (lambda value: value >= 1), "a positive integer"
+_OFF_OR_MORE = (lambda value: value >= 0), "a value >= 0 (0 = off)"
+
+# field -> (predicate, what was expected); also used by the absl flag validators.
+FIELD_CHECKS = {
+    "epochs": _POSITIVE,
+    "batch_size": _POSITIVE,
+    "latent_dim": _POSITIVE,
+    "width": _POSITIVE,
+    "d_steps": _POSITIVE,
+    "cpu_devices": _POSITIVE,
+    "eval_samples": _POSITIVE,
+    "sample_grid": _POSITIVE,
+    "steps_per_epoch": _OFF_OR_MORE,
+    "eval_every": _OFF_OR_MORE,
+    "gradient_penalty": _OFF_OR_MORE,
+    "r1_gamma": _OFF_OR_MORE,
+    "weight_clip": _OFF_OR_MORE,
+    "d_lr": ((lambda value: value > 0), "a positive learning rate"),
+    "g_lr": ((lambda value: value > 0), "a positive learning rate"),
+    "beta_1": ((lambda value: 0.0 <= value < 1.0), "a value in [0, 1)"),
+    "loss": _choice(LOSSES),
+    "architecture": _choice(ARCHITECTURES),
+    "strategy": _choice(STRATEGIES),
+    "jit_compile": _choice(JIT_CHOICES),
+    "mixed_precision": _choice(PRECISIONS),
+    "out_dir": (bool, "a directory path"),
+    "data_dir": ((lambda value: not value or os.path.isdir(value)), "an existing directory"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run needs; `run(config)` trains it. Defaults are the MNIST recipe."""
+
+    dataset: str = "mnist"
+    out_dir: str = "runs/mnist"
+    epochs: int = 30
+    steps_per_epoch: int = 0  # 0 = a full pass over the data
+    batch_size: int = 64
+    latent_dim: int = 100
+    architecture: str = "dcgan"
+    width: int = 32  # DCGAN channels of the last hidden layer (the tutorial uses 64)
+    loss: str = "non_saturating"
+    d_lr: float = 2e-4
+    g_lr: float = 2e-4
+    beta_1: float = 0.5  # DCGAN's Adam β1: 0.9 makes training oscillate (Radford et al. 2016)
+    d_steps: int = 1
+    gradient_penalty: float = 0.0
+    r1_gamma: float = 0.0
+    weight_clip: float = 0.0  # 0 = off
+    seed: int = 0
+    data_source: str = "auto"
+    data_dir: str = ""
+    strategy: str = "auto"
+    cpu_devices: int = 1
+    jit_compile: str = "auto"
+    mixed_precision: str = "none"
+    eval_every: int = 0  # 0 = no evaluation during training
+    eval_samples: int = 10000
+    sample_grid: int = 64
+    resume: bool = True
+    verbose: int = 1
+
+    def validate(self):
+        """Raises ValueError naming every bad value; returns self."""
+        errors = [
+            f"--{field}={getattr(self, field)!r}: expected {expected}."
+            for field, (ok, expected) in FIELD_CHECKS.items()
+            if not ok(getattr(self, field))
+        ]
+        if errors:
+            raise ValueError("\n".join(errors))
+        return self
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes).validate()
+
+    def to_dict(self):
+        return dataclasses.asdict(self)

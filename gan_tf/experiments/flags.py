@@ -1,0 +1,94 @@
+"""absl flags for every experiment, generated from `ExperimentConfig` so that the
+defaults live in one place, and checked when the command line is parsed."""
+import dataclasses
+import sys
+
+from absl import app, flags
+
+from gan_tf.experiments.config import FIELD_CHECKS, ExperimentConfig
+
+_HELP = {
+    "out_dir": "Run directory (config.json, logs/, samples/, checkpoints/, metrics.jsonl).",
+    "epochs": "Total epochs; rerunning with more epochs continues the run.",
+    "steps_per_epoch": "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
+    "batch_size": "Global batch size (split across replicas).",
+    "latent_dim": "Size of the generator's noise vector.",
+    "architecture": "Networks: dcgan or mlp (the original fully connected GAN).",
+    "width": "DCGAN width: channels of the generator's last hidden layer and the discriminator's first.",
+    "loss": "Loss pair: minimax, non_saturating, least_squares, wasserstein, hinge.",
+    "d_lr": "Discriminator learning rate (Adam).",
+    "g_lr": "Generator learning rate (Adam).",
+    "beta_1": "Adam beta_1 for both optimizers.",
+    "d_steps": "Discriminator updates per generator update (5 for WGAN).",
+    "gradient_penalty": "WGAN-GP weight lambda (10 in the paper; 0 = off).",
+    "r1_gamma": "R1 penalty gamma (0 = off).",
+    "weight_clip": "Clip discriminator weights to [-c, c] after each update, original WGAN (0 = off).",
+    "seed": "Seed of everything random: weights, noise, data order.",
+    "data_source": "Where the data comes from: auto or a named source (see README).",
+    "data_dir": "Directory with local data files (tried first by --data_source=auto).",
+    "strategy": "auto, one_device, mirrored (several GPUs, or --cpu_devices), multi_worker (TF_CONFIG).",
+    "cpu_devices": "Split the CPU into N logical devices, to try --strategy=mirrored without GPUs.",
+    "jit_compile": "XLA: auto (on a single GPU only; slower on CPU), true, false.",
+    "mixed_precision": "none, mixed_float16 (GPU), mixed_bfloat16.",
+    "eval_every": "Evaluate the generator every N epochs and at the end (0 = never).",
+    "eval_samples": "Generated images per evaluation.",
+    "sample_grid": "Images in the fixed-noise sample grid.",
+    "resume": "Resume from the newest checkpoint in --out_dir (--noresume refuses a used directory).",
+    "verbose": "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.",
+}
+
+
+def define_flags(**defaults):
+    """Defines one flag per `ExperimentConfig` field, with experiment-specific defaults."""
+    unknown = set(defaults) - {f.name for f in dataclasses.fields(ExperimentConfig)}
+    if unknown:
+        raise ValueError(f"Unknown config fields {sorted(unknown)}.")
+    base = ExperimentConfig(**defaults)
+    for field in dataclasses.fields(ExperimentConfig):
+        if field.name == "dataset":
+            continue  # fixed by the experiment module
+        default = getattr(base, field.name)
+        define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}.get(
+            type(default), flags.DEFINE_string
+        )
+        define(field.name, default, _HELP.get(field.name, field.name))
+        if field.name in FIELD_CHECKS:
+            ok, expected = FIELD_CHECKS[field.name]
+            flags.register_validator(field.name, ok, message=f"expected {expected}")
+    from gan_tf.data import sources
+
+    flags.register_validator(
+        "data_source",
+        lambda value: value in sources(base.dataset),
+        message=f"expected one of {', '.join(sources(base.dataset))}",
+    )
+    return base
+
+
+def config_from_flags(dataset):
+    """The `ExperimentConfig` for the parsed flags."""
+    values = {
+        f.name: flags.FLAGS[f.name].value
+        for f in dataclasses.fields(ExperimentConfig)
+        if f.name != "dataset"
+    }
+    return ExperimentConfig(dataset=dataset, **values).validate()
+
+
+def main(dataset, run):
+    """Entry point: parse flags, build the config, run it; user errors exit 1 without a traceback."""
+
+    def _main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+        config = config_from_flags(dataset)
+        # Imported here: TensorFlow starts only once the flags are known to be good.
+        from gan_tf.experiments.runner import USER_ERRORS
+
+        try:
+            run(config)
+        except USER_ERRORS as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
+
+    app.run(_main)
