@@ -70,10 +70,15 @@ class CheckpointManager:
         arrays["__epoch__"] = np.array(epoch, np.int64)
         path = os.path.join(self.directory, f"ckpt-{epoch:06d}.npz")
         temporary = path + ".partial"
-        with open(temporary, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(temporary, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as error:  # e.g. a full disk: keep the previous checkpoints as they are
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise OSError(f"Could not write checkpoint {path}: {error}; earlier checkpoints are intact.") from error
         os.replace(temporary, path)  # atomic: readers see the old set or the new file
         _fsync_directory(self.directory)
         for _, old in self.checkpoints()[: -self.max_to_keep]:

@@ -16,7 +16,7 @@ JIT_CHOICES = ("auto", "true", "false")
 RECIPE_FIELDS = (
     "dataset", "architecture", "width", "latent_dim", "loss", "batch_size", "d_lr", "g_lr", "beta_1",
     "d_steps", "gradient_penalty", "r1_gamma", "weight_clip", "seed", "steps_per_epoch",
-    "mixed_precision",
+    "mixed_precision", "image_size", "channels",
 )
 
 
@@ -38,6 +38,8 @@ FIELD_CHECKS = {
     "eval_samples": _POSITIVE,
     "sample_grid": _POSITIVE,
     "steps_per_epoch": _OFF_OR_MORE,
+    "image_size": ((lambda value: value == 0 or value >= 8), "0 (the dataset's size) or a side of at least 8"),
+    "channels": ((lambda value: value in (0, 1, 3)), "0 (the dataset's own), 1 or 3"),
     "eval_every": _OFF_OR_MORE,
     "gradient_penalty": _OFF_OR_MORE,
     "r1_gamma": _OFF_OR_MORE,
@@ -78,6 +80,9 @@ class ExperimentConfig:
     seed: int = 0
     data_source: str = "auto"
     data_dir: str = ""
+    image_size: int = 0  # 0 = the dataset's own (28 for the MNISTs, 64 for celeba and images)
+    channels: int = 0  # 0 = the dataset's own; 1 or 3
+    strict_data: bool = False  # stop at the first unreadable image instead of skipping it
     strategy: str = "auto"
     cpu_devices: int = 1
     jit_compile: str = "auto"

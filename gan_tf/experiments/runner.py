@@ -20,6 +20,7 @@ from gan_tf import checkpoints, distribute, networks
 from gan_tf import data as gan_data
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
 from gan_tf.gan import GAN
+from gan_tf.run_lock import RunLock, RunLockedError
 
 # Mistakes a user can fix: reported as one message, without a traceback.
 USER_ERRORS = (
@@ -27,6 +28,7 @@ USER_ERRORS = (
     OSError,
     checkpoints.CheckpointError,
     gan_callbacks.NonFiniteLossError,
+    RunLockedError,
 )
 
 
@@ -48,10 +50,12 @@ def _check_run_directory(config):
             f"--out_dir={config.out_dir!r} already holds a run with checkpoints and --noresume was "
             "given: choose another --out_dir (nothing was changed)."
         )
+    # A field missing from an older config.json had its default value then.
+    before = {**ExperimentConfig().to_dict(), **previous.get("flags", {})}
     differences = [
-        f"{key}: {previous['flags'].get(key)!r} there, {getattr(config, key)!r} now"
+        f"{key}: {before[key]!r} there, {getattr(config, key)!r} now"
         for key in RECIPE_FIELDS
-        if previous.get("flags", {}).get(key) != getattr(config, key)
+        if before[key] != getattr(config, key)
     ]
     if differences:
         raise ValueError(
@@ -151,10 +155,18 @@ def run(config: ExperimentConfig):
         source=config.data_source,
         data_dir=config.data_dir or None,
         return_info=True,
+        image_size=config.image_size or None,
+        channels=config.channels or None,
+        strict=config.strict_data,
     )
     logging.info("Data: %s (%s), %d images.", info.source, info.note, info.num_examples)
     _probe_writable(config.out_dir)
+    with RunLock(config.out_dir):
+        return _train(config, strategy, jit_compile, dataset, info, previous)
 
+
+def _train(config, strategy, jit_compile, dataset, info, previous):
+    """Builds, restores and fits; the run directory is checked, writable and locked."""
     with strategy.scope():
         gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile)
     manager = checkpoints.CheckpointManager(gan, os.path.join(config.out_dir, "checkpoints"))
