@@ -1,0 +1,187 @@
+"""The shared input pipeline: pixels to [-1, 1], resizing and channel conversion, and the training stream.
+
+`training_batches` makes resumption exact: epoch `e` is shuffled with a seed derived only from
+`(seed, e)`, so a run resumed at epoch `k` sees exactly the batches an uninterrupted run sees from epoch
+`k` on.
+"""
+import numpy as np
+import tensorflow as tf
+
+from gan_tf.data.base import DataError
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# Memory the default shuffle buffer may use. Small datasets (MNIST: 60,000 x 3 KiB) get a full,
+# uniform shuffle; large ones (CelebA 64x64x3 float32: 48 KiB each) a buffer of ~5,000.
+SHUFFLE_BUFFER_BYTES = 256 * 2**20
+
+# A fixed graph-level seed set while building each epoch's pipeline. tf.data combines an op seed with
+# the graph's seed, which by default comes from TF's global seed; pinning it here makes the order a
+# function of (seed, epoch) alone, whatever the caller did with tf.random.set_seed. It only affects
+# the graph that traces the epoch function, not the caller's global seed (checked in the tests).
+# Must be non-zero: a zero graph seed makes TF compare the symbolic op seed to 0 in Python.
+_EPOCH_GRAPH_SEED = 0x6A4E5EED
+
+
+def scale_to_unit_range(images):
+    """Maps pixel values in [0, 255] to [-1, 1] as float32: 0 -> -1, 255 -> 1 (exactly).
+
+    Args:
+      images: uint8 or float tensor of pixel values in [0, 255].
+    """
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def convert(images, image_size=None, channels=None):
+    """Resizes (antialiased bilinear) and converts channels; returns float32 pixels in [0, 255].
+
+    Works on one image (H, W, C) or a batch (N, H, W, C).
+
+    Args:
+      images: uint8 or float tensor in [0, 255].
+      image_size: `(height, width)` to resize to, or None to keep the size.
+      channels: 1 or 3, or None to keep. Grayscale -> RGB repeats the channel; RGB -> grayscale uses
+        ITU-R 601 luma (tf.image.rgb_to_grayscale).
+    """
+    x = tf.cast(images, tf.float32)
+    have = x.shape[-1]
+    if channels is not None and have != channels:
+        if have == 1 and channels == 3:
+            x = tf.image.grayscale_to_rgb(x)
+        elif have in (3, 4) and channels == 1:
+            x = tf.image.rgb_to_grayscale(x[..., :3])
+        elif have == 4 and channels == 3:
+            x = x[..., :3]
+        else:
+            raise DataError(f"cannot convert {have} channels to channels={channels}; expected 1 or 3")
+    if image_size is not None and tuple(x.shape[-3:-1]) != tuple(image_size):
+        x = tf.image.resize(x, image_size, method="bilinear", antialias=True)
+        # Antialiased bilinear weights are convex, but float rounding may step outside by an ulp.
+        x = tf.clip_by_value(x, 0.0, 255.0)
+    return x
+
+
+def from_arrays(images, labels=None, image_size=None, channels=None):
+    """An unbatched dataset of float32 images in [-1, 1] (with int32 labels if given) from uint8 arrays.
+
+    The uint8 arrays stay in memory as the cache of decoded images; scaling happens per element, in
+    parallel, and costs far less than a training step.
+
+    Args:
+      images: uint8 array (N, H, W, C).
+      labels: int array (N,) or None.
+      image_size: `(height, width)` or None to keep.
+      channels: 1 or 3 or None to keep.
+    """
+    images = np.asarray(images)
+
+    def prepare(x):
+        return scale_to_unit_range(convert(x, image_size, channels))
+
+    if labels is None:
+        return tf.data.Dataset.from_tensor_slices(images).map(prepare, num_parallel_calls=AUTOTUNE)
+    labels = np.asarray(labels, dtype=np.int32)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).map(
+        lambda x, y: (prepare(x), y), num_parallel_calls=AUTOTUNE
+    )
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise DataError(f"{name}={value!r}; expected a positive integer")
+
+
+def _example_bytes(dataset):
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    if not spec.shape.is_fully_defined():
+        return None
+    return int(np.prod(spec.shape)) * spec.dtype.size
+
+
+def default_shuffle_buffer(dataset, num_examples):
+    """All examples when they fit in `SHUFFLE_BUFFER_BYTES` (a uniform shuffle), else as many as fit."""
+    size = _example_bytes(dataset)
+    if size is None:
+        return min(num_examples, 10_000)
+    return max(1, min(num_examples, SHUFFLE_BUFFER_BYTES // size))
+
+
+def epoch_seed(seed, epoch):
+    """The int64 shuffle seed of `epoch`: a stateless hash of `(seed, epoch)` (works on tensors)."""
+    return tf.random.stateless_uniform(
+        [], seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]),
+        minval=1, maxval=2**31 - 1, dtype=tf.int64,
+    )
+
+
+def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, num_epochs,
+                     steps_per_epoch=None, shuffle_buffer=None):
+    """The stream of training batches for `model.fit`, reproducible epoch by epoch.
+
+    Feed it as `model.fit(batches, epochs=num_epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+    shuffle=False)`: with `steps_per_epoch` Keras keeps one iterator across epochs, and this stream holds
+    exactly `(num_epochs - start_epoch) * steps` batches, epoch after epoch. Without `steps_per_epoch`
+    Keras would restart the stream every epoch.
+
+    Epoch `e` is `dataset` shuffled with a seed that depends only on `(seed, e)`, batched with
+    `drop_remainder=True` and cut to `steps` batches; so resuming at `start_epoch=k` reproduces an
+    uninterrupted run's batches from epoch `k` on. If elements go missing at run time (an unreadable file
+    skipped by the loader), the epoch continues into a reshuffled second pass instead of coming up short.
+
+    Args:
+      dataset: unbatched dataset (as returned by `load`).
+      batch_size: global batch size.
+      num_examples: number of elements of `dataset` (`DataInfo.num_examples`).
+      seed: integer seed of the whole run.
+      start_epoch: first epoch to produce (the epoch a resumed run starts at).
+      num_epochs: epoch index to stop before (Keras `epochs`).
+      steps_per_epoch: optional cap on batches per epoch.
+      shuffle_buffer: elements in the shuffle buffer; default: all of them if they fit in 256 MiB.
+
+    Returns:
+      `(batches, steps)`: the batched, prefetched dataset and the number of batches per epoch,
+      `min(steps_per_epoch or inf, num_examples // batch_size)`.
+
+    Raises:
+      DataError: on non-positive sizes, `start_epoch > num_epochs`, or fewer examples than one batch.
+    """
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("num_examples", num_examples)
+    _check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+    _check_positive_int("shuffle_buffer", shuffle_buffer, allow_none=True)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise DataError(f"seed={seed!r}; expected an integer")
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer)) or start_epoch < 0:
+        raise DataError(f"start_epoch={start_epoch!r}; expected an integer >= 0")
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < start_epoch:
+        raise DataError(f"num_epochs={num_epochs!r}; expected an integer >= start_epoch ({start_epoch})")
+    if num_examples < batch_size:
+        raise DataError(
+            f"the dataset has {num_examples} examples, fewer than one batch of batch_size={batch_size}; "
+            "use a smaller batch size or more data"
+        )
+    steps = num_examples // batch_size
+    if steps_per_epoch is not None:
+        steps = min(steps, int(steps_per_epoch))
+    buffer = int(shuffle_buffer) if shuffle_buffer else default_shuffle_buffer(dataset, num_examples)
+    run_seed = tf.constant(int(seed), tf.int64)
+
+    def one_epoch(epoch):
+        tf.random.set_seed(_EPOCH_GRAPH_SEED)  # graph-level only: we are tracing, not executing eagerly
+        shuffled = dataset.shuffle(buffer, seed=epoch_seed(run_seed, epoch), reshuffle_each_iteration=True)
+        # repeat(): a safety net only. The first pass holds >= steps * batch_size elements unless some
+        # went missing at run time; then the epoch goes on into a second (reshuffled) pass.
+        return shuffled.repeat().batch(batch_size, drop_remainder=True).take(steps)
+
+    total = (int(num_epochs) - int(start_epoch)) * steps
+    batches = (
+        tf.data.Dataset.range(int(start_epoch), int(num_epochs))
+        .flat_map(one_epoch)
+        .apply(tf.data.experimental.assert_cardinality(total))
+        .prefetch(AUTOTUNE)
+    )
+    return batches, steps
+
