@@ -11,7 +11,8 @@ Two steps:
    decoded once, in parallel, into memory (the cache of decoded images); a file that still fails to
    decode is then named and skipped (or raises, in strict mode). Larger datasets are decoded on the fly
    every epoch, in parallel; a file that fails to decode then is skipped with a logged warning
-   (`ignore_errors`), and `training_batches` keeps the epoch at its full length.
+   (`ignore_errors`), and `training_batches` keeps the epoch at its full length. In strict mode such a
+   file stops the run with TensorFlow's decoding error.
 """
 import dataclasses
 import os
@@ -157,7 +158,8 @@ def report(scan, what):
 def _encoded(scan):
     """Dataset of encoded image bytes, in scan order."""
     if scan.kind == "folder":
-        return tf.data.Dataset.from_tensor_slices(scan.names).map(tf.io.read_file, num_parallel_calls=pipeline.AUTOTUNE)
+        names = tf.data.Dataset.from_tensor_slices(scan.names)
+        return names.map(tf.io.read_file, num_parallel_calls=pipeline.AUTOTUNE)
     return tf.data.Dataset.from_generator(archive.member_reader(scan.container, list(scan.names)),
                                           output_signature=tf.TensorSpec([], tf.string))
 

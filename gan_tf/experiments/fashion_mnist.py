@@ -2,7 +2,7 @@
 
 Offline, the data comes from Debian's `dataset-fashion-mnist` package (60,000 training images in
 /usr/share/datasets/fashion-mnist, found by `--data_source=auto`); or pass `--data_dir` with the four IDX
-files. Same recipe as MNIST: clothing has more texture than digits, and the MNIST recipe learns it.
+files. The recipe (the flag defaults) is MNIST's.
 """
 from gan_tf.experiments import flags
 from gan_tf.experiments.runner import run

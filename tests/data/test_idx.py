@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gan_tf import data
-from gan_tf.data import idx
+from gan_tf.data import idx, pipeline
 
 
 def _collect(ds):
@@ -15,9 +15,11 @@ def _collect(ds):
     return images, labels
 
 
-@pytest.mark.parametrize("gz", [True, False])
+@pytest.mark.parametrize("gz, precompute", [(True, True), (False, True), (True, False)])
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
-def test_idx_files_round_trip(tmp_path, helpers, offline, gz, name):
+def test_idx_files_round_trip(tmp_path, helpers, offline, monkeypatch, gz, precompute, name):
+    if not precompute:  # large arrays are converted per element instead of once up front
+        monkeypatch.setattr(pipeline, "PRECOMPUTE_BYTES", 0)
     written = helpers.write_mnist_dir(tmp_path, gz=gz)
     for split in ("train", "test"):
         ds, info = data.load(name, split, data_dir=tmp_path, with_labels=True, return_info=True)
