@@ -2,12 +2,13 @@
 
 Offline, the data comes from Debian's `dataset-fashion-mnist` package (60,000 training images in
 /usr/share/datasets/fashion-mnist, found by `--data_source=auto`); or pass `--data_dir` with the four IDX
-files. The recipe (the flag defaults) is MNIST's.
+files. The recipe is MNIST's except for the number of epochs: 5 passes over 60,000 images are
+4,685 steps, about the 4,200 steps of the MNIST recipe.
 """
 from gan_tf.experiments import flags
 from gan_tf.experiments.runner import run
 
-DEFAULTS = dict(dataset="fashion_mnist", out_dir="runs/fashion_mnist")
+DEFAULTS = dict(dataset="fashion_mnist", out_dir="runs/fashion_mnist", epochs=5)
 
 
 def main():
