@@ -1,0 +1,114 @@
+"""Keras callback that evaluates the generator every few epochs during `fit`.
+
+Following the keras-io GAN examples, the expensive metrics stay out of
+`train_step`: every `every` epochs (and after the last one) the callback draws
+`num_samples` images from `model.generate`, scores them with an `Evaluator`,
+and puts each metric into the epoch's `logs` (callbacks after it, such as
+`ModelCheckpoint(monitor="fd_mnist_classifier")`, `EarlyStopping` and the
+metrics.jsonl writer, see them) and into TensorBoard as `eval/<metric>` in
+`<run_dir>/logs/eval`.
+"""
+import os
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from gan_tf.metrics.evaluation import MIN_SAMPLES, Evaluator
+
+
+class EvaluationCallback(keras.callbacks.Callback):
+    """Evaluates generated samples every `every` epochs and at the last epoch.
+
+    Args:
+      dataset: `gan_tf.data` name of the training data ("mnist", "fashion_mnist", ...).
+      every: evaluate after every `every`-th epoch (and after the last).
+      num_samples: generated images per evaluation; 10,000 as usual for FID.
+      run_dir: run directory; TensorBoard scalars go to `<run_dir>/logs/eval`
+        (None: logs only).
+      data_source, data_dir: the real data, as for `gan_tf.data.load`.
+      batch_size: images per generator and extractor call.
+      inception_weights: InceptionV3 weights path; None uses Inception when its
+        weights are cached or downloadable, False never.
+      seed: seed of the latent noise (the same at every evaluation) and subsets.
+      cache_dir: reference-statistics cache (default `$GAN_TF_CACHE` or
+        `~/.cache/gan_tf`).
+      verbose: progress bars during extraction.
+      evaluator: a ready `Evaluator` (tests); the data arguments are then unused.
+
+    Example:
+      >>> gan.fit(batches, epochs=20, callbacks=[
+      ...     EvaluationCallback("mnist", every=5, run_dir="runs/mnist"),
+      ...     keras.callbacks.EarlyStopping(monitor="fd_mnist_classifier", mode="min")])
+    """
+
+    def __init__(self, dataset, every, num_samples=10000, run_dir=None, data_source="auto",
+                 data_dir=None, batch_size=500, inception_weights=None, seed=0,
+                 cache_dir=None, verbose=1, evaluator=None):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every={every}: expected a number of epochs >= 1.")
+        if int(num_samples) < MIN_SAMPLES:
+            raise ValueError(f"num_samples={num_samples}: expected at least {MIN_SAMPLES} images.")
+        self.dataset = dataset
+        self.every = int(every)
+        self.num_samples = int(num_samples)
+        self.run_dir = run_dir
+        self.seed = seed
+        self._evaluator_args = dict(
+            data_source=data_source, data_dir=data_dir, inception_weights=inception_weights,
+            cache_dir=cache_dir, batch_size=batch_size, seed=seed, verbose=bool(verbose))
+        self.evaluator = evaluator
+        self._writer = None
+        self.last_results = {}
+
+    def on_train_begin(self, logs=None):
+        # Reference statistics up front: a data or weights problem shows before
+        # the first epoch, not after it.
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.dataset, **self._evaluator_args)
+        self.evaluator.prepare()
+
+    def _due(self, epoch):
+        last = self.params.get("epochs") if self.params else None
+        return (epoch + 1) % self.every == 0 or (last is not None and epoch + 1 == last)
+
+    def _step(self, epoch):
+        # The training step, as the other scalar loggers use; else the epoch count.
+        for name in ("g_optimizer", "optimizer"):
+            optimizer = getattr(self.model, name, None)
+            if optimizer is not None and hasattr(optimizer, "iterations"):
+                return int(optimizer.iterations.numpy())
+        return epoch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._due(epoch):
+            return
+        if self.evaluator is None:
+            self.on_train_begin()
+        started = time.perf_counter()
+        logging.info("Evaluating %d samples after epoch %d.", self.num_samples, epoch + 1)
+        results = self.evaluator.evaluate_generator(self.model, self.num_samples)
+        seconds = time.perf_counter() - started
+        logging.info("Evaluation after epoch %d (%.1f s): %s", epoch + 1, seconds,
+                     ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        self.last_results = dict(results)
+        if logs is not None:
+            logs.update({name: float(value) for name, value in results.items()})
+        if self.run_dir is not None:
+            self._write_summaries(results, self._step(epoch))
+
+    def _write_summaries(self, results, step):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(
+                os.path.join(self.run_dir, "logs", "eval"))
+        with self._writer.as_default():
+            for name, value in results.items():
+                tf.summary.scalar(f"eval/{name}", float(value), step=step)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -1,0 +1,91 @@
+"""`python -m gan_tf.evaluate`: the table, eval.json, the real-data floor, bad run dirs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gan_tf import evaluate as evaluate_cli
+from gan_tf.metrics import classifier, frechet
+from gan_tf.metrics.evaluation import metric_names
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _features(extractor, images):
+    return extractor(images)[0].astype(np.float64)
+
+
+def _load_split(mnist_dir, split):
+    from gan_tf import data
+
+    ds = data.load("mnist", split=split, source="files", data_dir=str(mnist_dir))
+    return np.stack(list(ds.as_numpy_iterator()))
+
+
+@pytest.fixture
+def evaluated(tmp_path, mnist_dir, tiny_gan_class, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    gan = tiny_gan_class()
+    config = {"dataset": "mnist", "data_source": "auto", "data_source_used": "files",
+              "data_dir": str(mnist_dir), "latent_dim": 8, "seed": 0}
+    monkeypatch.setattr(evaluate_cli, "_restore_gan", lambda run_dir, checkpoint: (gan, config))
+    record = evaluate_cli.evaluate(str(run_dir), num_samples=40, inception=False, batch_size=16,
+                                   cache_dir=str(tmp_path / "cache"), verbose=False)
+    return record, gan, run_dir
+
+
+def test_evaluate_writes_eval_json_with_named_metrics_and_floor(evaluated):
+    record, gan, run_dir = evaluated
+    names = metric_names("mnist_classifier")
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert list(saved["metrics"]) == names and list(saved["real_data_floor"]) == names
+    assert not any("inception" in name for name in saved["metrics"])
+    assert saved["num_samples"] == 40 and saved["floor_num_test_images"] == 30
+    assert saved["data_source"] == "files"
+    assert saved["extractors"]["mnist_classifier"]["weights_sha256"] == classifier.file_sha256(
+        classifier.weights_path("mnist"))
+    assert gan.calls == [(40, 0, 16)]
+    # 30 test images < 40 samples: the generated images are also scored at n = 30.
+    assert list(saved["metrics_at_floor_num_samples"]) == names
+    assert "| generated (30 samples) |" in record["table"]
+    for name in names:
+        assert f"| {name} |" in record["table"]
+
+
+def test_floor_is_held_out_real_images_against_training_images(evaluated, mnist_dir):
+    # Recomputed independently: test-split features against train-split features.
+    record, _, _ = evaluated
+    extractor = classifier.ClassifierExtractor("mnist")
+    train = _features(extractor, _load_split(mnist_dir, "train"))
+    test = _features(extractor, _load_split(mnist_dir, "test"))
+    expected_fd = frechet.frechet_distance(*frechet.feature_statistics(test), *frechet.feature_statistics(train))
+    floor = record["real_data_floor"]
+    assert floor["fd_mnist_classifier"] == pytest.approx(expected_fd, rel=1e-4, abs=1e-6)
+    # Real against real: precision and recall are far from 0 even for random blobs.
+    assert floor["precision_mnist_classifier"] > 0.3 and floor["recall_mnist_classifier"] > 0.3
+
+
+def test_bad_run_dir_is_a_clear_error_without_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nope'}"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert result.returncode == 1
+    assert "error: --run_dir=" in result.stderr and "is not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_dir_without_config_is_rejected(tmp_path):
+    with pytest.raises(evaluate_cli.EvaluateError, match="has no config.json"):
+        evaluate_cli.check_run_dir(str(tmp_path))
+
+
+def test_unrestorable_run_is_a_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(evaluate_cli.EvaluateError, match="could not restore the generator"):
+        evaluate_cli.evaluate(str(tmp_path), verbose=False)
