@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_tf import GAN, networks
+from gan_tf import GAN, distribute, networks
 from gan_tf.checkpoints import CheckpointManager
 
 LATENT = 4
@@ -159,7 +159,9 @@ def test_optimizers_are_built_in_compile_and_no_default_optimizer_is_created():
 
 
 def _mirrored():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The process-wide one: MirroredStrategies created side by side number their
+    # collective ops alike and collide (see gan_tf.distribute.make_strategy).
+    return distribute.make_strategy("mirrored")
 
 
 def test_noise_differs_across_replicas_and_matches_one_device():
