@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-ARGS = ["--out_dir=run", "--epochs=4", "--steps_per_epoch=3", "--batch_size=8", "--width=4",
+ARGS = ["--out_dir=run", "--epochs=12", "--steps_per_epoch=3", "--batch_size=8", "--width=4",
         "--latent_dim=8", "--sample_grid=4", "--verbose=0", "--seed=11"]
 
 
@@ -25,9 +25,14 @@ def _env():
 
 
 def _final_state(run_dir):
-    path = os.path.join(run_dir, "checkpoints", "ckpt-000004.npz")
+    path = os.path.join(run_dir, "checkpoints", "ckpt-000012.npz")
     with np.load(path, allow_pickle=False) as stored:
         return {key: stored[key] for key in stored.files if key != "__paths__"}
+
+
+def _epochs_done(pattern):
+    # The newest checkpoint's number, not the file count: only the newest 3 are kept.
+    return max((int(os.path.basename(p)[5:11]) for p in glob.glob(pattern)), default=0)
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +56,24 @@ def uninterrupted(data_dir, tmp_path_factory):
 @pytest.mark.parametrize("trial", range(3))
 def test_sigkill_then_rerun_matches_uninterrupted_run(data_dir, uninterrupted, tmp_path, trial):
     rng = random.Random(trial)
-    kill_after_checkpoints = rng.randint(1, 3)  # then a random moment inside the next epoch
+    # A random epoch, then a random moment inside the next one; at least eight epochs
+    # remain, so the run cannot finish before the kill even on a loaded machine.
+    kill_after_checkpoints = rng.randint(1, 4)
     process = subprocess.Popen(_command(data_dir), cwd=tmp_path, env=_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
         pattern = str(tmp_path / "run" / "checkpoints" / "ckpt-*.npz")
-        while len(glob.glob(pattern)) < kill_after_checkpoints and process.poll() is None:
+        while _epochs_done(pattern) < kill_after_checkpoints and process.poll() is None:
             assert time.monotonic() < deadline, "training never reached the kill point"
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.02))
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert not glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-000004.npz"))
+    assert not glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-000012.npz"))
 
     # The same command again: stale lock taken over, newest checkpoint restored.
     subprocess.run(_command(data_dir), cwd=tmp_path, env=_env(), check=True, capture_output=True, timeout=600)
@@ -74,7 +81,7 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(data_dir, uninterrupted, t
     assert resumed.keys() == uninterrupted.keys()
     for key in uninterrupted:
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
-    assert int(resumed["g_optimizer/0000"]) == 12  # exact step count: 4 epochs × 3 steps
+    assert int(resumed["g_optimizer/0000"]) == 36  # exact step count: 12 epochs × 3 steps
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, 13))
     assert not (tmp_path / "run" / ".lock").exists()
