@@ -1,21 +1,42 @@
 """Strategy, device, precision and XLA choices from flag values.
 
-`configure_cpu_devices` must run before TensorFlow initialises its devices (before
-the first op); everything else may run any time before the models are built.
+`tf.distribute` is the engine: `MirroredStrategy` for several GPUs of one machine (or
+several logical CPU devices, to try it without GPUs), `MultiWorkerMirroredStrategy`
+for several machines, configured by the `TF_CONFIG` environment variable.
+
+`configure_cpu_devices` must run before TensorFlow initialises its devices (before the
+first op); `make_strategy("multi_worker")` before any other op as well. The rest may
+run any time before the models are built.
 """
 import json
 import os
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 JIT_CHOICES = ("auto", "true", "false")
 
+# CPU flags that give native bfloat16 arithmetic to TensorFlow's oneDNN kernels.
+# Without them bfloat16 convolutions fall back to slow emulation (20-30x slower
+# than float32 on an AVX2 EPYC, measured by experiments/benchmarks/throughput.py).
+_NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
 
 def configure_cpu_devices(count):
-    """Splits the CPU into `count` logical devices, so `mirrored` can run without GPUs."""
+    """Splits the CPU into `count` logical devices, so `mirrored` can run without GPUs.
+
+    The replicas then share the machine's cores: this is for trying and testing
+    distributed code, not for speed.
+
+    Args:
+      count: number of logical CPU devices (1 leaves TensorFlow's default).
+
+    Raises:
+      RuntimeError: TensorFlow's devices are already initialised with another split.
+    """
     if count <= 1:
         return
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -33,69 +54,201 @@ def configure_cpu_devices(count):
         ) from error
 
 
-def check_tf_config():
-    """Raises ValueError unless TF_CONFIG describes a cluster (needed by `multi_worker`)."""
-    raw = os.environ.get("TF_CONFIG")
+_TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+    '"task": {"type": "worker", "index": 0}}'
+)
+
+
+def check_tf_config(raw=None):
+    """Parses and checks TF_CONFIG, the cluster description `multi_worker` needs.
+
+    Args:
+      raw: the JSON text (default: the `TF_CONFIG` environment variable).
+
+    Returns:
+      The parsed dict.
+
+    Raises:
+      ValueError: TF_CONFIG is missing, not JSON, or its task is not in its cluster.
+    """
+    raw = os.environ.get("TF_CONFIG") if raw is None else raw
     if not raw:
         raise ValueError(
-            "strategy=multi_worker needs the TF_CONFIG environment variable, e.g. "
-            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}.'
+            "strategy=multi_worker needs the TF_CONFIG environment variable, set on every "
+            f"machine with its own task index, e.g. TF_CONFIG='{_TF_CONFIG_EXAMPLE}'."
         )
     try:
         config = json.loads(raw)
-        workers = config["cluster"]["worker"]
-        index = config["task"]["index"]
+        cluster = config["cluster"]
+        task_type = config["task"]["type"]
+        index = int(config["task"]["index"])
+        tasks = cluster[task_type]
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"TF_CONFIG={raw!r} is not a valid cluster description: {error}") from error
-    if not 0 <= int(index) < len(workers):
-        raise ValueError(f"TF_CONFIG task index {index} is outside the {len(workers)} workers listed.")
+        raise ValueError(
+            f"TF_CONFIG={raw!r} is not a valid cluster description ({type(error).__name__}: "
+            f"{error}); expected e.g. {_TF_CONFIG_EXAMPLE}."
+        ) from error
+    if task_type not in ("worker", "chief"):
+        raise ValueError(
+            f"TF_CONFIG task type {task_type!r}: MultiWorkerMirroredStrategy expects 'worker' or 'chief'."
+        )
+    if not 0 <= index < len(tasks):
+        raise ValueError(
+            f"TF_CONFIG task index {index} is outside the {len(tasks)} {task_type} "
+            f"address(es) listed: {tasks}."
+        )
     return config
+
+
+def resolve_strategy_name(name, num_gpus):
+    """The concrete strategy a `--strategy` value means on a machine with `num_gpus` GPUs.
+
+    auto: `mirrored` when more than one GPU is visible, else `one_device`.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy={name!r}: expected one of {', '.join(STRATEGIES)}.")
+    if name == "auto":
+        return "mirrored" if num_gpus > 1 else "one_device"
+    return name
+
+
+# Strategies made so far, reused by later calls in the same process: every new
+# MirroredStrategy numbers its collective ops from the same start, so a second one
+# (e.g. a second `run` in a notebook) collides with the first one's synchronized
+# BatchNorm ops ("Shape mismatch in the collective instance 100").
+_STRATEGIES = {}
 
 
 def make_strategy(name="auto"):
     """Returns the `tf.distribute.Strategy` for a `--strategy` value.
 
-    auto: mirrored over all GPUs when more than one is visible, else one device.
-    one_device: TensorFlow's default strategy (first GPU, else the CPU).
-    mirrored: all GPUs, or all logical CPU devices when there is no GPU.
-    multi_worker: MultiWorkerMirroredStrategy configured by TF_CONFIG.
+    Args:
+      name: one of `STRATEGIES`:
+        auto: mirrored over all GPUs when more than one is visible, else one device.
+        one_device: TensorFlow's default strategy (the first GPU, else the CPU).
+        mirrored: all GPUs, or all logical CPU devices when there is no GPU
+          (see `configure_cpu_devices`).
+        multi_worker: MultiWorkerMirroredStrategy over the machines TF_CONFIG lists;
+          every machine runs the same command with its own TF_CONFIG task index.
+
+    A process gets one strategy object per kind and device list: later calls return it.
+
+    Raises:
+      ValueError: an unknown name, or `multi_worker` without a valid TF_CONFIG.
     """
     if name not in STRATEGIES:
         raise ValueError(f"strategy={name!r}: expected one of {', '.join(STRATEGIES)}.")
+    if name == "multi_worker":
+        # Checked before any device is touched, so a missing TF_CONFIG fails at once.
+        check_tf_config()
+        if "multi_worker" not in _STRATEGIES:
+            _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _STRATEGIES["multi_worker"]
     gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "one_device"
+    name = resolve_strategy_name(name, len(gpus))
     if name == "one_device":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
-    check_tf_config()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = tuple(d.name for d in gpus) or tuple(d.name for d in tf.config.list_logical_devices("CPU"))
+    key = ("mirrored", devices)
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = tf.distribute.MirroredStrategy(list(devices))
+    return _STRATEGIES[key]
 
 
 def check_global_batch(batch_size, strategy):
-    """The global batch must split evenly: each replica gets batch_size / replicas."""
+    """Raises ValueError unless the global batch splits evenly across the replicas.
+
+    Each replica computes on batch_size / replicas examples; an uneven split would
+    give replicas different batch sizes, and the averages would no longer be over the
+    global batch.
+    """
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
+        lower = batch_size // replicas * replicas
+        suggestions = " or ".join(str(b) for b in (lower, lower + replicas) if b > 0)
         raise ValueError(
-            f"batch_size={batch_size} cannot be split evenly across {replicas} replicas: "
-            f"use a multiple of {replicas}."
+            f"batch_size={batch_size} (the global batch) cannot be split evenly across the "
+            f"{replicas} replicas of {type(strategy).__name__}: use a multiple of {replicas} "
+            f"(e.g. {suggestions})."
         )
 
 
+def _on_cpu_only(strategy):
+    devices = getattr(strategy.extended, "worker_devices", ())
+    return all("GPU" not in d.upper() for d in devices)
+
+
 def resolve_jit_compile(value, strategy):
-    """`--jit_compile` to a bool: auto = XLA only on a single GPU (slower on CPU, and it
-    fails under MirroredStrategy over logical CPUs)."""
+    """`--jit_compile` to a bool.
+
+    auto: XLA on GPUs only. On CPU, XLA:CPU does not use oneDNN and was 1.7-1.9x slower
+    than TensorFlow's own kernels; under MirroredStrategy over logical CPU devices it fails.
+
+    Raises:
+      ValueError: a bad value, or `true` with MirroredStrategy over several CPU devices
+        (TensorFlow then fails inside the first step with `Trying to access resource ...
+        located in device CPU:1 from device CPU:0`).
+    """
     if value not in JIT_CHOICES:
         raise ValueError(f"jit_compile={value!r}: expected one of {', '.join(JIT_CHOICES)}.")
+    replicas = strategy.num_replicas_in_sync
     if value == "auto":
-        return bool(tf.config.list_logical_devices("GPU")) and strategy.num_replicas_in_sync == 1
+        return bool(tf.config.list_logical_devices("GPU")) and replicas == 1
+    if (
+        value == "true"
+        and isinstance(strategy, tf.distribute.MirroredStrategy)
+        and replicas > 1
+        and _on_cpu_only(strategy)
+    ):
+        raise ValueError(
+            f"jit_compile=true does not work with MirroredStrategy over {replicas} logical CPU "
+            "devices (XLA cannot reach the other devices' variables): use --jit_compile=false "
+            "or auto."
+        )
     return value == "true"
 
 
+def cpu_flags():
+    """The CPU feature flags of this machine (from /proc/cpuinfo), or an empty set."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def has_native_bfloat16():
+    """True if this CPU has bfloat16 instructions TensorFlow's kernels use."""
+    return any(flag in cpu_flags() for flag in _NATIVE_BF16_FLAGS)
+
+
 def set_precision(policy):
-    """Sets Keras's global dtype policy from a `--mixed_precision` value."""
+    """Sets Keras's global dtype policy from a `--mixed_precision` value.
+
+    mixed_float16 and mixed_bfloat16 compute in 16 bits and keep float32 variables;
+    `GAN.compile` wraps both optimizers in loss scaling for float16, and the DCGAN
+    networks return float32 images and logits, so losses are computed in float32.
+    Warns when the policy will be slow on this machine (no GPU; no native bfloat16).
+
+    Args:
+      policy: one of `PRECISIONS` ("none" = float32).
+    """
     if policy not in PRECISIONS:
         raise ValueError(f"mixed_precision={policy!r}: expected one of {', '.join(PRECISIONS)}.")
     keras.mixed_precision.set_global_policy("float32" if policy == "none" else policy)
+    if policy != "none" and not tf.config.list_physical_devices("GPU"):
+        if policy == "mixed_float16":
+            logging.warning(
+                "mixed_precision=mixed_float16 on a CPU: float16 convolutions are emulated "
+                "and several times slower than float32; it is meant for GPUs."
+            )
+        elif not has_native_bfloat16():
+            logging.warning(
+                "mixed_precision=mixed_bfloat16 on a CPU without %s: bfloat16 convolutions "
+                "are emulated and much slower than float32.",
+                " or ".join(_NATIVE_BF16_FLAGS),
+            )

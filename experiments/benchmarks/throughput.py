@@ -1,0 +1,671 @@
+"""Training throughput of gan_tf's `GAN.fit` against the canonical loop of TensorFlow's DCGAN tutorial.
+
+For DCGAN at 28x28x1 (batch 256, width 64: exactly the tutorial's layer sizes) and 64x64x3 (batch 128,
+width 64: the DCGAN paper's 4x4x1024 -> ... -> 64x64x3 generator), both built by
+`gan_tf.networks.dcgan_generator/dcgan_discriminator` so that the two loops train identical networks
+on identical batches, it measures:
+
+- images/s of `GAN.fit` (alternating updates, the fake batch reused) and of the tutorial's
+  `train_step` (one `tf.function`, two tapes, simultaneous updates, noise drawn inside), for each
+  precision (`none`, `mixed_bfloat16`) and `jit_compile` (false, true). Each repeat times `--steps`
+  steps of every configuration in turn (interleaved, so that load from other processes hits all
+  configurations alike); the table gives the median over `--repeats` repeats. Steps are timed from
+  the start to the end of each step (fetching the batch included), after one untimed warm-up
+  step per configuration (tracing, XLA compilation).
+- FLOPs per step, counted on the traced step graph of each loop: 2 x the multiply-accumulates of
+  every Conv2D, Conv2DBackpropInput (also the forward pass of Conv2DTranspose), Conv2DBackpropFilter
+  and MatMul op, from their static shapes. Element-wise work (BatchNorm, activations, Adam) is not
+  counted; it is a few per cent. GFLOP/s = FLOPs per step x steps per second.
+- The machine's peak float32 FLOP/s, estimated from lscpu / /proc/cpuinfo as
+  cores x GHz x FLOPs per cycle per core (32 with AVX2 + FMA: two 256-bit FMA units x 8 lanes x 2;
+  64 with AVX-512 on Intel server cores: two 512-bit FMA units; 32 on AMD Zen 4, whose AVX-512
+  is double-pumped; 16 otherwise). The clock is lscpu's "CPU max MHz" when reported, else the
+  current "cpu MHz" (a virtual machine's base clock; turbo can be higher, so the peak and the
+  fraction of it are estimates).
+- The input pipeline alone (`gan_tf.data.training_batches` over the MNIST offline default, and over
+  in-memory 64x64x3 uint8 images) in images/s, against what the training step consumes.
+- Peak resident memory (VmHWM) of the process that measured each image size (each size runs in
+  its own process; all of that size's configurations are alive in it).
+
+Two kinds of configuration are so slow on a CPU that they are skipped unless `--include_slow` is
+given (and then timed with one step per repeat); the table lists them with the reason:
+- bfloat16 without XLA on CPUs without native bfloat16 (avx512_bf16 / amx_bf16): emulated kernels,
+  12-20x slower than float32 (one 28x28x1 step took 43-59 s against about 3 s on 2 EPYC cores);
+- XLA at 64x64x3 on a CPU: XLA:CPU compiled the step in 200-270 s and then took 235 s per step
+  against 24 s without XLA (2 EPYC cores, AVX2, oneDNN off).
+
+Prints a Markdown table and writes experiments/benchmarks/throughput_<device>.json and .md.
+
+    python experiments/benchmarks/throughput.py                    # all of the above
+    python experiments/benchmarks/throughput.py --repeats 5 --steps 28x28x1=5,64x64x3=3
+    python experiments/benchmarks/throughput.py --shapes 28x28x1 --precisions none --jit false
+"""
+import argparse
+import collections
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHAPES = {"28x28x1": ((28, 28, 1), 256), "64x64x3": ((64, 64, 3), 128)}
+DEFAULT_STEPS = {"28x28x1": 3, "64x64x3": 2}
+DEFAULT_REPEATS = 5
+LATENT_DIM = 100  # the tutorial's noise_dim
+WIDTH = 64
+LOOPS = ("gan_tf", "tutorial")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ----------------------------------------------------------------- machine
+def lscpu():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+
+
+def cpu_info():
+    """Model, cores, clock, SIMD flags and the estimated float32 peak of this CPU."""
+    info = lscpu()
+    flags = set(info.get("Flags", "").split())
+    if not flags and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((l.split(":", 1)[1] for l in f if l.startswith("flags")), "").split())
+    cores = int(info.get("Core(s) per socket", os.cpu_count() or 1)) * int(info.get("Socket(s)", 1))
+    mhz, clock_source = None, None
+    if info.get("CPU max MHz"):
+        mhz, clock_source = float(info["CPU max MHz"]), "lscpu CPU max MHz"
+    elif os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            values = [float(l.split(":", 1)[1]) for l in f if l.startswith("cpu MHz")]
+        if values:
+            mhz, clock_source = max(values), "/proc/cpuinfo cpu MHz (current clock; turbo may be higher)"
+    vendor = info.get("Vendor ID", "")
+    if "avx512f" in flags:
+        per_cycle = 32 if "AMD" in vendor else 64
+        simd = "AVX-512 (" + ("double-pumped 256-bit on AMD" if "AMD" in vendor else "2 x 512-bit FMA") + ")"
+    elif "avx2" in flags and "fma" in flags:
+        per_cycle, simd = 32, "AVX2 + FMA (2 x 256-bit FMA)"
+    else:
+        per_cycle, simd = 16, "SSE/AVX without FMA"
+    peak = cores * mhz / 1000 * per_cycle if mhz else None
+    return {
+        "model": info.get("Model name", platform.processor()),
+        "vendor": vendor,
+        "cores": cores,
+        "logical_cpus": os.cpu_count(),
+        "mhz": mhz,
+        "clock_source": clock_source,
+        "simd": simd,
+        "flops_per_cycle_per_core": per_cycle,
+        "native_bf16": any(f in flags for f in ("avx512_bf16", "amx_bf16")),
+        "peak_gflops": peak,
+        "peak_formula": f"{cores} cores x {mhz / 1000 if mhz else '?'} GHz x {per_cycle} FLOPs/cycle",
+    }
+
+
+def device_name():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = re.sub(r"[^a-z0-9]+", "-", details.get("device_name", "gpu").lower()).strip("-")
+        return f"gpu{len(gpus)}-{name}"
+    return f"cpu{os.cpu_count()}"
+
+
+def memory_mib():
+    """(current RSS, peak RSS) of this process in MiB, from /proc/self/status."""
+    values = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                key, value = line.split(":")
+                values[key] = int(value.split()[0]) / 1024
+    return values.get("VmRSS"), values.get("VmHWM")
+
+
+# ------------------------------------------------------------------ FLOPs
+def _dims(shape):
+    dims = shape.as_list() if shape.rank is not None else None
+    if dims is None or any(d is None for d in dims):
+        raise ValueError(f"unknown shape {shape}: trace the step with a fixed batch size")
+    return dims
+
+
+def _macs(op):
+    """Multiply-accumulates of one convolution or matrix product op (NHWC), else 0."""
+    if op.type in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
+        if op.get_attr("data_format") != b"NHWC":
+            raise ValueError(f"{op.name}: only NHWC is counted")
+        if op.type == "Conv2D":
+            n, h, w, c_out = _dims(op.outputs[0].shape)
+            kh, kw, c_in, _ = _dims(op.inputs[1].shape)
+            return n * h * w * c_out * kh * kw * c_in
+        # Both backprops cost what the forward convolution whose output gradient they take does.
+        out_grad = _dims(op.inputs[2].shape)
+        kernel = _dims(op.inputs[1].shape if op.type == "Conv2DBackpropInput" else op.outputs[0].shape)
+        kh, kw, c_in, c_out = kernel
+        n, h, w, c = out_grad
+        assert c == c_out, op.name
+        return n * h * w * c_out * kh * kw * c_in
+    if op.type == "MatMul":
+        a, b = (_dims(t.shape) for t in op.inputs)
+        m, k = a[::-1] if op.get_attr("transpose_a") else a
+        n = b[0] if op.get_attr("transpose_b") else b[1]
+        return m * n * k
+    if op.type in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "Conv3D", "DepthwiseConv2dNative"):
+        raise ValueError(f"{op.name}: op type {op.type} is not counted by this benchmark")
+    return 0
+
+
+def _live_ops(graph):
+    """Ops that run: those the outputs, control outputs or stateful ops (variable updates) depend on.
+
+    A traced step also holds gradient ops nobody uses (e.g. the filter gradients of the
+    discriminator when differentiating the generator's loss); TensorFlow prunes them before
+    running, so they are not counted.
+    """
+    roots = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
+    roots += [op for op in graph.get_operations() if op._is_stateful]
+    live, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op in live:
+            continue
+        live.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return live
+
+
+def count_flops(concrete_function):
+    """{op type: FLOPs} of one traced step (2 FLOPs per multiply-accumulate), of the ops that run."""
+    totals = collections.Counter()
+    graph = concrete_function.graph
+    for op in _live_ops(graph):
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile", "If", "StatelessIf"):
+            raise ValueError(f"{op.name}: nested function ops are not counted; the step must be one flat graph")
+        macs = _macs(op)
+        if macs:
+            totals[op.type] += 2 * macs
+    return dict(totals)
+
+
+def forward_macs(model):
+    """Analytic multiply-accumulates of one forward pass per example (Conv2D, Conv2DTranspose, Dense)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, h, w, c_in = layer.input.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c_in * layer.filters * kh * kw
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+# ------------------------------------------------------------------ the loops
+def build_networks(image_shape):
+    import keras
+
+    from gan_tf import networks
+
+    keras.utils.set_random_seed(0)
+    generator = networks.dcgan_generator(LATENT_DIM, image_shape, width=WIDTH)
+    discriminator = networks.dcgan_discriminator(image_shape, width=WIDTH, dropout=0.3)
+    return generator, discriminator
+
+
+class GanTfLoop:
+    """gan_tf's `GAN.fit`: alternating updates, the fake batch reused, timed by a callback."""
+
+    def __init__(self, image_shape, batch_size, jit_compile):
+        import keras
+
+        from gan_tf import GAN
+
+        self.generator, self.discriminator = build_networks(image_shape)
+        self.gan = GAN(self.generator, self.discriminator, LATENT_DIM, seed=0)
+        # The tutorial's optimizers and loss (BCE on logits = gan_tf's non_saturating pair).
+        self.gan.compile(
+            d_optimizer=keras.optimizers.Adam(1e-4),
+            g_optimizer=keras.optimizers.Adam(1e-4),
+            loss="non_saturating",
+            jit_compile=jit_compile,
+        )
+        self.batch_size = batch_size
+
+    def concrete_step(self, spec):
+        import tensorflow as tf
+
+        return tf.function(self.gan.train_step).get_concrete_function(spec)
+
+    def run(self, dataset, steps):
+        import keras
+
+        times = []
+
+        class Timer(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                self.start = (time.perf_counter(), time.process_time())
+
+            def on_train_batch_end(self, batch, logs=None):
+                times.append((time.perf_counter() - self.start[0], time.process_time() - self.start[1]))
+
+        self.gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Timer()])
+        return times
+
+
+class TutorialLoop:
+    """The `train_step` of TensorFlow's DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan),
+    verbatim but for the networks (shared builders) and, for XLA, `jit_compile=True`."""
+
+    def __init__(self, image_shape, batch_size, jit_compile):
+        import keras
+        import tensorflow as tf
+
+        generator, discriminator = build_networks(image_shape)
+        cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+
+        def discriminator_loss(real_output, fake_output):
+            real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+            fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+            return real_loss + fake_loss
+
+        def generator_loss(fake_output):
+            return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+        generator_optimizer = keras.optimizers.Adam(1e-4)
+        discriminator_optimizer = keras.optimizers.Adam(1e-4)
+        # Built up front: XLA cannot create the slots inside the compiled step.
+        generator_optimizer.build(generator.trainable_variables)
+        discriminator_optimizer.build(discriminator.trainable_variables)
+
+        def train_step(images):
+            noise = tf.random.normal([batch_size, LATENT_DIM])
+            with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+                generated_images = generator(noise, training=True)
+                real_output = discriminator(images, training=True)
+                fake_output = discriminator(generated_images, training=True)
+                gen_loss = generator_loss(fake_output)
+                disc_loss = discriminator_loss(real_output, fake_output)
+            gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+            gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
+            generator_optimizer.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))
+            discriminator_optimizer.apply_gradients(
+                zip(gradients_of_discriminator, discriminator.trainable_variables)
+            )
+
+        self.generator, self.discriminator = generator, discriminator
+        self.train_step = tf.function(train_step, jit_compile=jit_compile)
+
+    def concrete_step(self, spec):
+        return self.train_step.get_concrete_function(spec)
+
+    def run(self, dataset, steps):
+        times = []
+        iterator = iter(dataset)
+        for _ in range(steps):
+            start = (time.perf_counter(), time.process_time())
+            self.train_step(next(iterator))  # for image_batch in dataset: train_step(image_batch)
+            times.append((time.perf_counter() - start[0], time.process_time() - start[1]))
+        return times
+
+
+# ------------------------------------------------------------------ one image size
+def slow_on_cpu(shape_name, precision, jit, machine):
+    """Why a configuration is too slow to time by default on a CPU, or None."""
+    if precision == "mixed_bfloat16" and not jit and not machine["native_bf16"]:
+        return ("bfloat16 without XLA is emulated on a CPU without avx512_bf16/amx_bf16: 12-20x slower "
+                "than float32 (28x28x1: 43-59 s per step)")
+    if jit and shape_name == "64x64x3":
+        return "XLA:CPU at 64x64x3: 200-270 s to compile, then 235 s per step against 24 s without XLA"
+    return None
+
+
+def pipeline_images_per_second(batches, batch_size, num_batches):
+    """Images/s of iterating a batched dataset alone (first batch, which fills buffers, excluded)."""
+    iterator = iter(batches)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(num_batches):
+        next(iterator)
+    return num_batches * batch_size / (time.perf_counter() - start)
+
+
+def training_data(shape_name, image_shape, batch_size, seed=0):
+    """(unbatched dataset, number of examples, source) through gan_tf.data, as a run would load it."""
+    import numpy as np
+
+    from gan_tf import data
+    from gan_tf.data.pipeline import from_arrays
+
+    if shape_name == "28x28x1":
+        dataset, info = data.load("mnist", split="train", source="auto", return_info=True)
+        return dataset, info.num_examples, f"MNIST offline default ({info.source}, {info.num_examples} images)"
+    # No 64x64 dataset offline: smooth random uint8 images held in memory, as CelebA in memory.
+    rng = np.random.default_rng(seed)
+    count = 20 * batch_size
+    low = rng.integers(0, 256, (count, 8, 8, image_shape[-1]), dtype=np.uint8)
+    images = np.repeat(np.repeat(low, image_shape[0] // 8, axis=1), image_shape[1] // 8, axis=2)
+    return from_arrays(images), count, "synthetic 64x64x3 uint8 images in memory"
+
+
+def measure_shape(shape_name, args):
+    """All configurations of one image size, interleaved; returns a JSON-ready dict."""
+    import keras
+    import tensorflow as tf
+
+    from gan_tf import data
+
+    from tensorflow.python.util import _pywrap_util_port
+
+    image_shape, batch_size = SHAPES[shape_name]
+    steps = args.steps.get(shape_name, DEFAULT_STEPS[shape_name])
+    machine = cpu_info()
+    result = {"shape": shape_name, "batch_size": batch_size, "steps_per_repeat": steps,
+              "repeats": args.repeats, "configs": [], "skipped": [],
+              "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+
+    # --- input pipeline alone
+    dataset, num_examples, source = training_data(shape_name, image_shape, batch_size)
+    batches, _ = data.training_batches(dataset, batch_size, num_examples=num_examples, seed=0, num_epochs=10_000)
+    result["pipeline"] = {
+        "source": source,
+        "images_per_second": pipeline_images_per_second(batches, batch_size, args.pipeline_batches),
+    }
+    # Both loops are fed the same few prepared batches, so that only the step is timed.
+    feed = batches.take(4).cache().repeat()
+
+    # --- configurations
+    configs = []
+    on_cpu = not tf.config.list_physical_devices("GPU")
+    for precision in args.precisions:
+        for jit in args.jit:
+            slow = slow_on_cpu(shape_name, precision, jit, machine) if on_cpu else None
+            for loop in LOOPS:
+                name = dict(loop=loop, precision=precision, jit_compile=jit)
+                if slow and not args.include_slow:
+                    result["skipped"].append(dict(name, reason=slow))
+                    continue
+                keras.mixed_precision.set_global_policy("float32" if precision == "none" else precision)
+                loop_class = GanTfLoop if loop == "gan_tf" else TutorialLoop
+                configs.append(dict(name, runner=loop_class(image_shape, batch_size, jit), times=[],
+                                    steps=1 if slow else steps))
+                keras.mixed_precision.set_global_policy("float32")
+
+    # --- FLOPs per step of each loop (the same for every precision and jit setting)
+    spec = tf.TensorSpec([batch_size, *image_shape], tf.float32)
+    result["flops_per_step"] = {}
+    for loop in LOOPS:
+        keras.mixed_precision.set_global_policy("float32")
+        counter = (GanTfLoop if loop == "gan_tf" else TutorialLoop)(image_shape, batch_size, False)
+        by_op = count_flops(counter.concrete_step(spec))
+        result["flops_per_step"][loop] = {"total": sum(by_op.values()), "by_op": by_op}
+        result["forward_macs_per_image"] = {"generator": forward_macs(counter.generator),
+                                            "discriminator": forward_macs(counter.discriminator)}
+        del counter
+
+    # --- warm-up (tracing, XLA compilation), then interleaved repeats
+    for config in configs:
+        start = time.perf_counter()
+        config["runner"].run(feed, 1)
+        config["warmup_seconds"] = time.perf_counter() - start
+        print(f"  warm-up {shape_name} {config['loop']:8s} {config['precision']:14s} jit={config['jit_compile']!s:5s} "
+              f"{config['warmup_seconds']:.1f} s", file=sys.stderr, flush=True)
+    for repeat in range(args.repeats):
+        for config in configs:
+            times = config["runner"].run(feed, config["steps"])
+            config["times"].append(times)
+            print(f"  repeat {repeat + 1}/{args.repeats} {shape_name} {config['loop']:8s} {config['precision']:14s} "
+                  f"jit={config['jit_compile']!s:5s} {1000 * statistics.mean(t[0] for t in times):.0f} ms/step "
+                  f"({1000 * statistics.mean(t[1] for t in times):.0f} ms CPU)",
+                  file=sys.stderr, flush=True)
+
+    for config in configs:
+        per_repeat = [len(t) * batch_size / sum(wall for wall, _ in t) for t in config["times"]]
+        per_cpu_second = [len(t) * batch_size / sum(cpu for _, cpu in t) for t in config["times"]]
+        flops = result["flops_per_step"][config["loop"]]["total"]
+        median = statistics.median(per_repeat)
+        result["configs"].append({
+            "loop": config["loop"], "precision": config["precision"], "jit_compile": config["jit_compile"],
+            "steps_per_repeat": config["steps"],
+            "images_per_second": median,
+            "images_per_second_per_repeat": per_repeat,
+            "images_per_cpu_second_per_repeat": per_cpu_second,
+            "cpu_ms_per_step": 1000 * batch_size / statistics.median(per_cpu_second),
+            "ms_per_step": 1000 * batch_size / median,
+            "gflops_per_second": flops * median / batch_size / 1e9,
+            "warmup_seconds": config["warmup_seconds"],
+            "step_seconds": [[wall for wall, _ in t] for t in config["times"]],
+            "step_cpu_seconds": [[cpu for _, cpu in t] for t in config["times"]],
+        })
+    result["memory_mib"] = dict(zip(("rss", "peak_rss"), memory_mib()))
+    return result
+
+
+# ------------------------------------------------------------------ report
+def _find(configs, **match):
+    for c in configs:
+        if all(c[k] == v for k, v in match.items()):
+            return c
+    return None
+
+
+def paired_ratio(config, reference, key="images_per_second_per_repeat"):
+    """Median over repeats of config's images/s / reference's images/s in the same repeat.
+
+    The configurations of one repeat run back to back, so pairing them cancels most of the
+    drift in load from other processes that would skew a ratio of two separate medians.
+    With key="images_per_cpu_second_per_repeat", the same for images per CPU-second of the
+    process, which depends much less on how much of the machine other processes take.
+    """
+    pairs = zip(config[key], reference[key])
+    return statistics.median(a / b for a, b in pairs)
+
+
+def summarise(shape):
+    """Ratios the issue's goals are stated in (paired per repeat, see `paired_ratio`)."""
+    configs = shape["configs"]
+    default = _find(configs, loop="gan_tf", precision="none", jit_compile=False)
+    tutorial = _find(configs, loop="tutorial", precision="none", jit_compile=False)
+    out = {}
+    if tutorial:
+        for c in configs:
+            c["vs_tutorial"] = paired_ratio(c, tutorial)
+            if "images_per_cpu_second_per_repeat" in c:
+                c["cpu_vs_tutorial"] = paired_ratio(c, tutorial, "images_per_cpu_second_per_repeat")
+    gan_tf = [c for c in configs if c["loop"] == "gan_tf"]
+    if default and tutorial:
+        out["default_vs_tutorial"] = default["vs_tutorial"]
+        out["default_vs_tutorial_cpu_time"] = default.get("cpu_vs_tutorial")
+    if gan_tf and tutorial:
+        best = max(gan_tf, key=lambda c: c["vs_tutorial"])
+        out["best_gan_tf"] = {k: best[k] for k in ("precision", "jit_compile")}
+        out["best_vs_tutorial"] = best["vs_tutorial"]
+    if default:
+        out["pipeline_vs_default_step"] = shape["pipeline"]["images_per_second"] / default["images_per_second"]
+    return out
+
+
+def markdown(report):
+    machine = report["machine"]
+    peak = machine["peak_gflops"]
+    lines = [
+        f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}, "
+        f"native bfloat16: {'yes' if machine['native_bf16'] else 'no'}); TensorFlow {report['versions']['tensorflow']}, "
+        f"Keras {report['versions']['keras']}; oneDNN {'on' if report['onednn'] else 'off'} (--onednn={report['onednn_flag']}).",
+        f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
+        f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
+        "",
+        "| image, batch | loop | precision | jit_compile | images/s (median) | ms/step | GFLOP/s | % of peak | vs tutorial (float32, no XLA)* | CPU ms/step | vs tutorial, CPU time** |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape in report["shapes"]:
+        tutorial = _find(shape["configs"], loop="tutorial", precision="none", jit_compile=False)
+        for c in sorted(shape["configs"], key=lambda c: (c["precision"], c["jit_compile"], c["loop"])):
+            ratio = f"{c['vs_tutorial']:.2f}x" if "vs_tutorial" in c else "-"
+            note = " (1 step/repeat)" if c["steps_per_repeat"] == 1 and shape["steps_per_repeat"] > 1 else ""
+            share = f"{100 * c['gflops_per_second'] / peak:.0f}%" if peak else "-"
+            lines.append(
+                f"| {shape['shape']}, {shape['batch_size']} | {c['loop']} | {c['precision']} | {str(c['jit_compile']).lower()} | "
+                f"{c['images_per_second']:.0f}{note} | {c['ms_per_step']:.0f} | {c['gflops_per_second']:.1f} | "
+                f"{share} | {ratio} | {c.get('cpu_ms_per_step', float('nan')):.0f} | "
+                f"{c['cpu_vs_tutorial']:.2f}x |" if "cpu_vs_tutorial" in c else f"{share} | {ratio} | - | - |"
+            )
+        for s in shape["skipped"]:
+            lines.append(f"| {shape['shape']}, {shape['batch_size']} | {s['loop']} | {s['precision']} | "
+                         f"{str(s['jit_compile']).lower()} | skipped: {s['reason']} | | | | | | |")
+    lines += ["", "*median over repeats of the ratio of images/s within the same repeat (paired, so that drifting load "
+              "from other processes cancels); the images/s column is the median of each configuration alone.",
+              "**the same ratio for images per CPU-second of the process (user + system time of all its threads): "
+              "it depends much less on the share of the machine other processes take.",
+              "", "| image | FLOPs/step gan_tf | FLOPs/step tutorial | pipeline alone, images/s | pipeline / gan_tf default step | peak RSS |",
+              "|---|---|---|---|---|---|"]
+    for shape in report["shapes"]:
+        flops = shape["flops_per_step"]
+        summary = shape["summary"]
+        lines.append(
+            f"| {shape['shape']} | {flops['gan_tf']['total'] / 1e9:.1f} G | {flops['tutorial']['total'] / 1e9:.1f} G | "
+            f"{shape['pipeline']['images_per_second']:.0f} ({shape['pipeline']['source']}) | "
+            f"{summary.get('pipeline_vs_default_step', float('nan')):.0f}x | {shape['memory_mib']['peak_rss']:.0f} MiB |"
+        )
+    lines += ["", "Goals (gan_tf default >= 0.95x the tutorial loop; best setting >= 1.5x):", ""]
+    for shape in report["shapes"]:
+        s = shape["summary"]
+        if "default_vs_tutorial" in s:
+            cpu = s.get("default_vs_tutorial_cpu_time")
+            by_cpu = f" (by CPU time {cpu:.2f}x)" if cpu else ""
+            best = s["best_gan_tf"]
+            lines.append(
+                f"- {shape['shape']}: default {s['default_vs_tutorial']:.2f}x{by_cpu} "
+                f"({'met' if s['default_vs_tutorial'] >= 0.95 else 'NOT met'}); best gan_tf setting "
+                f"(precision={best['precision']}, jit_compile={str(best['jit_compile']).lower()}) "
+                f"{s['best_vs_tutorial']:.2f}x ({'met' if s['best_vs_tutorial'] >= 1.5 else 'NOT met'})."
+            )
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shapes", default="28x28x1,64x64x3", help="comma-separated, from: " + ", ".join(SHAPES))
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved repeats; the table gives medians")
+    parser.add_argument("--steps", default="", help="timed steps per repeat, e.g. 28x28x1=4,64x64x3=2 (defaults)")
+    parser.add_argument("--precisions", default="none,mixed_bfloat16")
+    parser.add_argument("--jit", default="false,true")
+    parser.add_argument("--pipeline_batches", type=int, default=100, help="batches timed for the pipeline alone")
+    parser.add_argument("--include_slow", action="store_true",
+                        help="also time the configurations that are very slow on a CPU (emulated bfloat16; "
+                             "XLA at 64x64x3), one step per repeat: adds about an hour on 2 cores")
+    parser.add_argument("--onednn", choices=("default", "on", "off"), default="default",
+                        help="TF_ENABLE_ONEDNN_OPTS for the measuring processes (TensorFlow leaves oneDNN off on "
+                             "some CPUs, e.g. AMD without AVX-512); applies to both loops alike")
+    parser.add_argument("--out_dir", default=HERE)
+    parser.add_argument("--from_json", default="", help="only re-render the tables of a recorded JSON file")
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: one shape, JSON to --result
+    parser.add_argument("--result", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.shape_list = [s for s in args.shapes.split(",") if s]
+    for s in args.shape_list:
+        if s not in SHAPES:
+            parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
+    steps = {}
+    for item in filter(None, args.steps.split(",")):
+        key, _, value = item.partition("=")
+        if key not in SHAPES or not value.isdigit() or int(value) < 1:
+            parser.error(f"--steps: {item!r}; expected SHAPE=N with SHAPE in {', '.join(SHAPES)} and N >= 1")
+        steps[key] = int(value)
+    args.steps_text, args.steps = args.steps, steps
+    args.jit_text = args.jit
+    args.precisions = [p for p in args.precisions.split(",") if p]
+    for p in args.precisions:
+        if p not in ("none", "mixed_bfloat16", "mixed_float16"):
+            parser.error(f"--precisions: {p!r}; expected none, mixed_bfloat16 or mixed_float16")
+    try:
+        args.jit = [{"false": False, "true": True}[j] for j in args.jit.split(",") if j]
+    except KeyError:
+        parser.error(f"--jit={args.jit!r}; expected a comma-separated list of false and true")
+    if args.repeats < 1:
+        parser.error(f"--repeats={args.repeats}; expected >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        with open(args.result, "w") as f:
+            json.dump(measure_shape(args.worker, args), f)
+        return
+    if args.from_json:
+        with open(args.from_json) as f:
+            report = json.load(f)
+        for shape in report["shapes"]:
+            shape["summary"] = summarise(shape)
+        write(report, os.path.dirname(os.path.abspath(args.from_json)))
+        return
+    import keras
+    import tensorflow as tf
+
+    started = time.time()
+    report = {
+        "command": "python experiments/benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "device": device_name(),
+        "machine": cpu_info(),
+        "onednn_flag": args.onednn,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
+        "shapes": [],
+    }
+    forwarded = ["--repeats", str(args.repeats), "--steps", args.steps_text, "--precisions", ",".join(args.precisions),
+                 "--jit", args.jit_text, "--pipeline_batches", str(args.pipeline_batches)]
+    forwarded += ["--include_slow"] if args.include_slow else []
+    for shape_name in args.shape_list:
+        # One process per image size: clean peak memory, and no state shared between sizes.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "result.json")
+            env = dict(os.environ)
+            if args.onednn != "default":
+                env["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
+            subprocess.run([sys.executable, os.path.abspath(__file__), *forwarded, "--shapes", shape_name,
+                            "--worker", shape_name, "--result", path], check=True, env=env)
+            with open(path) as f:
+                shape = json.load(f)
+        shape["summary"] = summarise(shape)
+        report["shapes"].append(shape)
+    report["onednn"] = all(shape["onednn"] for shape in report["shapes"])
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["wall_seconds"] = time.time() - started
+    write(report, args.out_dir)
+
+
+def write(report, out_dir):
+    text = markdown(report)
+    print(text)
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, f"throughput_{report['device']}")
+    with open(base + ".json", "w") as f:
+        json.dump(report, f, indent=1)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    print(f"wrote {base}.json and {base}.md ({report['wall_seconds'] / 60:.1f} min of measuring)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
