@@ -88,19 +88,24 @@ class SampleGrid(keras.callbacks.Callback):
         self.seed = seed
 
     def _grid(self):
-        return self.model.generate(self.num_images, seed=self.seed).numpy()
+        """(images, columns): a conditional GAN's grid has one row per class."""
+        if hasattr(self.model, "sample_grid"):
+            images, columns = self.model.sample_grid(self.num_images, seed=self.seed)
+            return images.numpy(), columns
+        return self.model.generate(self.num_images, seed=self.seed).numpy(), None
 
     def on_epoch_end(self, epoch, logs=None):
-        images = self._grid()
-        viz.save_grid(images, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"))
+        images, columns = self._grid()
+        viz.save_grid(images, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), columns)
         if self.writer is not None:
             with self.writer.as_default():
-                grid = viz.image_grid(images)[None]
+                grid = viz.image_grid(images, columns)[None]
                 tf.summary.image("samples", grid, step=int(self.model.g_optimizer.iterations.numpy()))
             self.writer.flush()
 
     def on_train_end(self, logs=None):
-        viz.save_grid(self._grid(), os.path.join(self.directory, "final.png"))
+        images, columns = self._grid()
+        viz.save_grid(images, os.path.join(self.directory, "final.png"), columns)
 
 
 class ScalarLogger(keras.callbacks.Callback):

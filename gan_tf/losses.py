@@ -148,3 +148,45 @@ def r1_penalty(discriminator, real_images):
     """
     grads = _input_gradients(discriminator, tf.cast(real_images, tf.float32))
     return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+
+
+def auxiliary_classifier_loss(class_logits, labels):
+    """Class cross-entropy -log P(C = c | X) of ACGAN's auxiliary classifier (Odena et al. 2017).
+
+    The paper's L_C (eq. 2): the discriminator minimises it on real and generated
+    images, the generator on generated ones, each beside its adversarial loss.
+
+    Args:
+      class_logits: [batch, num_classes] classifier logits.
+      labels: [batch] integer classes (for generated images: the classes asked for).
+
+    Returns:
+      [batch] float32 cross-entropies.
+    """
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(tf.reshape(labels, [-1]), tf.int32), logits=tf.cast(class_logits, tf.float32)
+    )
+
+
+def mode_seeking_loss(images_1, images_2, noise_1, noise_2, epsilon=1e-5):
+    """1 / (d(G(c, z1), G(c, z2)) / d(z1, z2) + ε) of MSGAN (Mao et al. 2019, eq. 3).
+
+    Two images drawn for the same condition from different noise should differ in
+    proportion to their noise; a generator that ignores the noise (mode collapse)
+    makes the ratio small and this loss large. Distances are mean absolute
+    differences, as in the paper's code.
+
+    Args:
+      images_1, images_2: [batch, ...] generated with the same conditions.
+      noise_1, noise_2: [batch, latent_dim] the noise they were generated from.
+      epsilon: keeps the loss finite for identical images.
+
+    Returns:
+      [batch] float32 losses (the ratio is taken per example pair).
+    """
+    def distance(a, b):
+        a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
+        return tf.reduce_mean(tf.reshape(tf.abs(a - b), [tf.shape(a)[0], -1]), axis=1)
+
+    ratio = distance(images_1, images_2) / distance(noise_1, noise_2)
+    return 1.0 / (ratio + epsilon)

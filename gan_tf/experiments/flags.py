@@ -38,11 +38,28 @@ _HELP = {
     "sample_grid": "Images in the fixed-noise sample grid.",
     "resume": "Resume from the newest checkpoint in --out_dir (--noresume refuses a used directory).",
     "verbose": "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.",
+    "conditional": "Class-conditional GAN: none, concat (Mirza & Osindero 2014), projection (Miyato & Koyama "
+                   "2018; the usual choice) or acgan (auxiliary classifier, Odena et al. 2017).",
+    "text": "Condition on captions made from the labels (text-to-image, GAN-CLS) instead of on labels; "
+            "needs --conditional=projection or concat.",
+    "text_encoder": "Text runs: each network's caption encoder, gru or attention (one transformer block).",
+    "mismatch_weight": "Text runs: weight w of real images with mismatched captions in the discriminator's loss, "
+                       "real + (1-w) fake + w mismatched (GAN-CLS, Reed et al. 2016: 0.5; 0 = off).",
+    "embedding_dim": "Size of the label or caption embedding given to the generator (and concat's discriminator).",
+    "class_loss_weight": "ACGAN: weight of the auxiliary classification losses.",
+    "mode_seeking_weight": "Conditional runs: weight of the mode-seeking term (MSGAN, Mao et al. 2019) that "
+                           "makes the generator use its noise; -1 = auto (0.2 when conditional), 0 = off.",
 }
 
 
-def define_flags(**defaults):
-    """Defines one flag per `ExperimentConfig` field, with experiment-specific defaults."""
+def define_flags(dataset_choices=None, **defaults):
+    """Defines one flag per `ExperimentConfig` field, with experiment-specific defaults.
+
+    Args:
+      dataset_choices: for experiments over several data sets: also define `--dataset`
+        with these choices (the default is `defaults["dataset"]`).
+      **defaults: `ExperimentConfig` fields.
+    """
     unknown = set(defaults) - {f.name for f in dataclasses.fields(ExperimentConfig)}
     if unknown:
         raise ValueError(f"Unknown config fields {sorted(unknown)}.")
@@ -60,6 +77,15 @@ def define_flags(**defaults):
             flags.register_validator(field.name, ok, message=f"expected {expected}")
     from gan_tf.data import sources
 
+    if dataset_choices:
+        flags.DEFINE_enum("dataset", base.dataset, list(dataset_choices), "Data set to train on.")
+        flags.register_multi_flags_validator(
+            ["dataset", "data_source"],
+            lambda values: values["data_source"] in sources(values["dataset"]),
+            message="--data_source is not a source of --dataset; expected one of: " + "; ".join(
+                f"{name}: {', '.join(sources(name))}" for name in dataset_choices),
+        )
+        return base
     flags.register_validator(
         "data_source",
         lambda value: value in sources(base.dataset),
@@ -73,18 +99,31 @@ def config_from_flags(dataset):
     values = {
         f.name: flags.FLAGS[f.name].value
         for f in dataclasses.fields(ExperimentConfig)
-        if f.name != "dataset"
+        if f.name not in ("dataset", "out_dir")
     }
+    # An experiment over several data sets names its default run directory after the data set.
+    out_dir = flags.FLAGS["out_dir"]
+    values["out_dir"] = out_dir.value if out_dir.present or "{dataset}" not in out_dir.value else (
+        out_dir.value.format(dataset=dataset))
     return ExperimentConfig(dataset=dataset, **values).validate()
 
 
 def main(dataset, run):
-    """Entry point: parse flags, build the config, run it; user errors exit 1 without a traceback."""
+    """Entry point: parse flags, build the config, run it; user errors exit 1 without a traceback.
+
+    Args:
+      dataset: the data set name, or None to take it from `--dataset` (see `define_flags`).
+      run: the function that trains a config.
+    """
 
     def _main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-        config = config_from_flags(dataset)
+        try:
+            config = config_from_flags(dataset or flags.FLAGS.dataset)
+        except ValueError as error:  # combinations of flags (each flag alone was checked at parse time)
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
         # Imported here: TensorFlow starts only once the flags are known to be good.
         from gan_tf.experiments.runner import USER_ERRORS
 

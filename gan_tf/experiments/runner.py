@@ -16,8 +16,9 @@ from absl import logging
 
 import gan_tf
 from gan_tf import callbacks as gan_callbacks
-from gan_tf import checkpoints, distribute, networks
+from gan_tf import checkpoints, distribute
 from gan_tf import data as gan_data
+from gan_tf.experiments import conditional
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
 from gan_tf.gan import GAN
 from gan_tf.run_lock import RunLock, RunLockedError
@@ -84,6 +85,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "note": info.note,
             "num_examples": info.num_examples,
             "image_shape": list(info.image_shape),
+            "num_classes": info.num_classes,
             "tried": [list(t) for t in info.tried],
         },
         "resolved": {
@@ -116,17 +118,14 @@ def _keep_metrics_until(path, epoch):
         f.writelines(lines)
 
 
-def build_gan(config, image_shape, replicas=1, jit_compile=False):
-    """The compiled GAN of a config; call inside the strategy's scope."""
+def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=None):
+    """The compiled GAN of a config; call inside the strategy's scope.
+
+    `conditioning`: for `--conditional` runs, from `conditional.make_conditioning`.
+    """
     keras.utils.set_random_seed(config.seed)  # initial weights
-    if config.architecture == "dcgan":
-        generator = networks.dcgan_generator(
-            config.latent_dim, image_shape, config.width, synchronized_batchnorm=replicas > 1
-        )
-        discriminator = networks.dcgan_discriminator(image_shape, config.width)
-    else:
-        generator, discriminator = networks.build(config.architecture, config.latent_dim, image_shape)
-    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed)
+    generator, discriminator = conditional.build_networks(config, image_shape, conditioning, replicas)
+    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, conditioning=conditioning)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_lr, beta_1=config.beta_1, name="d_adam"),
         g_optimizer=keras.optimizers.Adam(config.g_lr, beta_1=config.beta_1, name="g_adam"),
@@ -155,6 +154,7 @@ def run(config: ExperimentConfig):
         source=config.data_source,
         data_dir=config.data_dir or None,
         return_info=True,
+        with_labels=config.conditional != "none",
         image_size=config.image_size or None,
         channels=config.channels or None,
         strict=config.strict_data,
@@ -167,8 +167,9 @@ def run(config: ExperimentConfig):
 
 def _train(config, strategy, jit_compile, dataset, info, previous):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
+    conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
     with strategy.scope():
-        gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile)
+        gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile, conditioning)
     manager = checkpoints.CheckpointManager(gan, os.path.join(config.out_dir, "checkpoints"))
     start_epoch = manager.restore_latest() if config.resume else 0
     if previous is not None and start_epoch == 0 and manager.checkpoints():
@@ -176,6 +177,8 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
     metrics_path = os.path.join(config.out_dir, "metrics.jsonl")
     _keep_metrics_until(metrics_path, start_epoch)
     _write_config(config, info, strategy, jit_compile, start_epoch)
+    if config.text:
+        conditional.save_text(conditioning, config.out_dir)
     if start_epoch >= config.epochs:
         logging.info("%s already has %d of %d epochs; nothing to train.", config.out_dir, start_epoch, config.epochs)
         return {"out_dir": config.out_dir, "start_epoch": start_epoch, "epochs": config.epochs, "history": {}}
@@ -254,7 +257,8 @@ def restore_gan(run_dir, checkpoint=None):
         record = json.load(f)
     config = ExperimentConfig(**record["flags"])
     distribute.set_precision(config.mixed_precision)
-    gan = build_gan(config, tuple(record["data"]["image_shape"]))
+    conditioning = conditional.make_conditioning(config, record["data"].get("num_classes"), run_dir)
+    gan = build_gan(config, tuple(record["data"]["image_shape"]), conditioning=conditioning)
     manager = checkpoints.CheckpointManager(gan, os.path.join(run_dir, "checkpoints"))
     if checkpoint:
         manager.restore(checkpoint)

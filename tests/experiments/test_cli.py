@@ -21,7 +21,7 @@ def _cli(*args, cwd):
     ("--batch_size=0", "flag --batch_size=0: expected a positive integer"),
     ("--latent_dim=-1", "flag --latent_dim=-1: expected a positive integer"),
     ("--loss=nonsense", "flag --loss=nonsense: expected one of minimax, non_saturating"),
-    ("--data_dir=/does/not/exist", "flag --data_dir=/does/not/exist: expected an existing directory"),
+    ("--data_dir=/does/not/exist", "flag --data_dir=/does/not/exist: expected an existing directory or .zip file"),
     ("--data_source=floppy", "flag --data_source=floppy: expected one of auto, files"),
 ])
 def test_bad_flags_fail_at_parse_time(tmp_path, flag, message):

@@ -141,7 +141,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(data_dir, tmp_
     ("batch_size", 0, "--batch_size=0: expected a positive integer"),
     ("latent_dim", -1, "--latent_dim=-1: expected a positive integer"),
     ("loss", "nope", "--loss='nope': expected one of minimax"),
-    ("data_dir", "/does/not/exist", "--data_dir='/does/not/exist': expected an existing directory"),
+    ("data_dir", "/does/not/exist", "--data_dir='/does/not/exist': expected an existing directory or .zip file"),
 ])
 def test_bad_config_values_are_named(data_dir, tmp_path, field, value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):

@@ -1,0 +1,36 @@
+"""Text-to-image GAN on MNIST or Fashion-MNIST: `python -m gan_tf.experiments.text_to_image --dataset mnist`.
+
+Captions are made from the labels ("a handwritten seven", "the digit 7", "a photo of a
+sneaker", ...; see `gan_tf.text.captions`). Each network has a small text encoder
+(embedding + GRU) trained with it; the generator gets noise and its caption vector, and
+the discriminator is matching-aware (GAN-CLS, Reed et al. 2016): a real image with a
+caption of another class counts as fake. A mode-seeking term (MSGAN, Mao et al. 2019)
+keeps the generator from drawing a single image per caption. The run directory also holds `text.json`
+(captions and vocabulary). Draw images for a prompt afterwards with
+
+    python -m gan_tf.generate --run_dir runs/text_to_image_mnist --prompt "a handwritten seven" --out seven.png
+
+and measure how well prompts are followed with `python -m gan_tf.conditional_eval --run_dir ...`.
+"""
+from gan_tf.experiments import flags
+from gan_tf.experiments.runner import run
+
+DATASETS = ("mnist", "fashion_mnist")
+DEFAULTS = dict(
+    dataset="mnist",
+    out_dir="runs/text_to_image_{dataset}",
+    conditional="projection",
+    text=True,
+    # --mode_seeking_weight is auto, 0.2: GAN-CLS alone drew one image per class and hopped
+    # between them (per-class Fréchet distance 177 after 30 epochs, 24 with it after 25).
+    epochs=25,
+)
+
+
+def main():
+    flags.define_flags(dataset_choices=DATASETS, **DEFAULTS)
+    flags.main(None, run)
+
+
+if __name__ == "__main__":
+    main()
