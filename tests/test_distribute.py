@@ -82,7 +82,8 @@ def _weights(gan):
 
 
 def _mirrored():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The process-wide one: a second MirroredStrategy in a process collides on collective keys.
+    return distribute.make_strategy("mirrored")
 
 
 # ------------------------------------------------------- --strategy resolution

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_tf import GAN, losses, networks, text
+from gan_tf import GAN, distribute, losses, networks, text
 from gan_tf.checkpoints import CheckpointManager
 from gan_tf.conditioning import ClassConditioning, LabelError, TextConditioning
 from gan_tf.networks.conditional import conditional_discriminator, conditional_generator
@@ -245,7 +245,8 @@ def test_networks_that_do_not_fit_the_conditioning_are_refused():
 
 # ------------------------------------------------------------------ distribution
 def _mirrored():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The process-wide one: a second MirroredStrategy in a process collides on collective keys.
+    return distribute.make_strategy("mirrored")
 
 
 def test_class_gan_on_two_replicas_trains_like_one_device():
