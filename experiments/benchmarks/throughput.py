@@ -525,7 +525,7 @@ def markdown(report):
             share = f"{100 * c['gflops_per_second'] / peak:.0f}%" if peak else "-"
             lines.append(
                 f"| {shape['shape']}, {shape['batch_size']} | {c['loop']} | {c['precision']} | {str(c['jit_compile']).lower()} | "
-                f"{c['images_per_second']:.0f}{note} | {c['ms_per_step']:.0f} | {c['gflops_per_second']:.1f} | "
+                f"{c['images_per_second']:.{0 if c['images_per_second'] >= 100 else 1}f}{note} | {c['ms_per_step']:.0f} | {c['gflops_per_second']:.1f} | "
                 f"{share} | {ratio} | {c.get('cpu_ms_per_step', float('nan')):.0f} | "
                 f"{c['cpu_vs_tutorial']:.2f}x |" if "cpu_vs_tutorial" in c else f"{share} | {ratio} | - | - |"
             )
@@ -625,7 +625,7 @@ def main(argv=None):
 
     started = time.time()
     report = {
-        "command": "python experiments/benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(["python experiments/benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)]),
         "device": device_name(),
         "machine": cpu_info(),
         "onednn_flag": args.onednn,
