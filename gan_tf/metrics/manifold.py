@@ -12,6 +12,8 @@ Distances are computed block by block (`batch_size` rows at a time), so 10,000
 """
 import numpy as np
 
+from gan_tf.metrics.arrays import feature_pair
+
 
 def _squared_norms(x):
     return np.einsum("ij,ij->i", x, x)
@@ -79,13 +81,7 @@ def precision_recall(real_features, fake_features, k=3, batch_size=1000):
     Returns:
       (precision, recall) as Python floats in [0, 1].
     """
-    real = np.asarray(real_features, np.float64)
-    fake = np.asarray(fake_features, np.float64)
-    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(
-            f"Features must be (n, dim) arrays of one dim; got {real.shape} and "
-            f"{fake.shape}."
-        )
+    real, fake = feature_pair(real_features, fake_features)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     real_radii = knn_radii(real, k, batch_size)

@@ -6,6 +6,8 @@ metric says which features it ran on (`kid_inception`, `kid_mnist_classifier`).
 """
 import numpy as np
 
+from gan_tf.metrics.arrays import feature_pair
+
 
 def polynomial_kernel(x, y):
     """k(x, y) = (x·y / d + 1)³, the kernel of Bińkowski et al. 2018."""
@@ -60,13 +62,7 @@ def kid(real_features, fake_features, num_subsets=100, subset_size=1000, seed=0)
     Returns:
       (mean, std) over the subsets, as Python floats.
     """
-    real = np.asarray(real_features, np.float64)
-    fake = np.asarray(fake_features, np.float64)
-    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(
-            f"Features must be (n, dim) arrays of one dim; got {real.shape} and "
-            f"{fake.shape}."
-        )
+    real, fake = feature_pair(real_features, fake_features)
     if num_subsets < 1:
         raise ValueError(f"num_subsets must be >= 1; got {num_subsets}.")
     if not 2 <= subset_size <= min(len(real), len(fake)):
