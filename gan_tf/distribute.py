@@ -101,6 +101,24 @@ def check_tf_config(raw=None):
     return config
 
 
+def worker_subdirectory(raw=None):
+    """Where this multi-worker task writes, relative to `--out_dir`: None for the chief.
+
+    Every machine runs the same command, so on a shared filesystem all would write the
+    same run directory (and the run lock would stop all but one). The chief (the
+    `chief` task, else worker 0) owns `--out_dir`; any other task writes its own copy
+    of the run (identical weights: they train in lockstep) to `--out_dir/<type>_<index>`.
+
+    Args:
+      raw: TF_CONFIG text (default: the environment variable).
+    """
+    config = check_tf_config(raw)
+    task_type, index = config["task"]["type"], int(config["task"]["index"])
+    if task_type == "chief" or ("chief" not in config["cluster"] and index == 0):
+        return None
+    return f"{task_type}_{index}"
+
+
 def resolve_strategy_name(name, num_gpus):
     """The concrete strategy a `--strategy` value means on a machine with `num_gpus` GPUs.
 
@@ -156,6 +174,26 @@ def make_strategy(name="auto"):
     return _STRATEGIES[key]
 
 
+def strategy_name(strategy):
+    """The public name of a strategy, for records and messages.
+
+    `type(strategy).__name__` is an internal class name for two of them:
+    MultiWorkerMirroredStrategy is a `CollectiveAllReduceStrategy`, and the one-device
+    default is `_DefaultDistributionStrategy`.
+    """
+    public_names = (
+        (tf.distribute.MultiWorkerMirroredStrategy, "MultiWorkerMirroredStrategy"),
+        (tf.distribute.MirroredStrategy, "MirroredStrategy"),
+        (tf.distribute.OneDeviceStrategy, "OneDeviceStrategy"),
+    )
+    for cls, public in public_names:
+        if isinstance(strategy, cls):
+            return public
+    if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        return "default (one device)"
+    return type(strategy).__name__
+
+
 def check_global_batch(batch_size, strategy):
     """Raises ValueError unless the global batch splits evenly across the replicas.
 
@@ -169,7 +207,7 @@ def check_global_batch(batch_size, strategy):
         suggestions = " or ".join(str(b) for b in (lower, lower + replicas) if b > 0)
         raise ValueError(
             f"batch_size={batch_size} (the global batch) cannot be split evenly across the "
-            f"{replicas} replicas of {type(strategy).__name__}: use a multiple of {replicas} "
+            f"{replicas} replicas of {strategy_name(strategy)}: use a multiple of {replicas} "
             f"(e.g. {suggestions})."
         )
 

@@ -112,6 +112,9 @@ def test_strategies_on_this_cpu():
     # Reused: a second MirroredStrategy in one process would collide with the first
     # one's collective ops (synchronized BatchNorm) in a second run.
     assert distribute.make_strategy("mirrored") is mirrored
+    # Records and messages use the public names, not TensorFlow's internal class names.
+    assert distribute.strategy_name(mirrored) == "MirroredStrategy"
+    assert distribute.strategy_name(tf.distribute.get_strategy()) == "default (one device)"
 
 
 def test_auto_mirrors_over_all_gpus_when_there_are_several(monkeypatch):
@@ -168,6 +171,17 @@ def test_bad_tf_config_is_explained(raw, message):
         distribute.check_tf_config(raw)
 
 
+@pytest.mark.parametrize("cluster, task, expected", [
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 0}, None),
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, "worker_1"),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "chief", "index": 0}, None),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "worker", "index": 0}, "worker_0"),
+])
+def test_only_the_chief_writes_the_out_dir_itself(cluster, task, expected):
+    raw = json.dumps({"cluster": cluster, "task": task})
+    assert distribute.worker_subdirectory(raw) == expected
+
+
 def test_good_tf_config_is_returned():
     raw = '{"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "chief", "index": 0}}'
     assert distribute.check_tf_config(raw)["cluster"]["worker"] == ["b:2"]
@@ -211,7 +225,9 @@ def test_two_worker_processes_end_with_identical_weights(data_dir, tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     commands = []
     for index in range(2):
-        config = _config(data_dir, tmp_path / f"worker{index}", strategy="multi_worker")
+        # The same --out_dir, as on machines sharing a filesystem: worker 0 (the chief)
+        # owns it, worker 1 writes its copy of the run to <out_dir>/worker_1.
+        config = _config(data_dir, tmp_path / "cluster", strategy="multi_worker")
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         commands.append((_cli_args(config), _cli_env(TF_CONFIG=json.dumps(tf_config))))
     config = _config(data_dir, tmp_path / "mirrored", strategy="mirrored")
@@ -239,7 +255,7 @@ def test_two_worker_processes_end_with_identical_weights(data_dir, tmp_path):
         for log in logs:
             log.close()
 
-    first, second = _checkpoint(tmp_path / "worker0"), _checkpoint(tmp_path / "worker1")
+    first, second = _checkpoint(tmp_path / "cluster"), _checkpoint(tmp_path / "cluster" / "worker_1")
     assert first.keys() == second.keys() and len(first) > 10
     for key in first:
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
@@ -249,10 +265,10 @@ def test_two_worker_processes_end_with_identical_weights(data_dir, tmp_path):
     for key in first:
         np.testing.assert_allclose(first[key], mirrored[key], rtol=1e-5, atol=1e-6, err_msg=key)
     resolved = {name: json.loads((tmp_path / name / "config.json").read_text())["resolved"]
-                for name in ("worker0", "worker1", "mirrored")}
+                for name in ("cluster", "cluster/worker_1", "mirrored")}
     assert all(r["replicas"] == 2 for r in resolved.values())
-    # MultiWorkerMirroredStrategy is an alias of CollectiveAllReduceStrategy.
-    assert resolved["worker0"]["strategy"] == "CollectiveAllReduceStrategy"
+    # Recorded by its public name, not its class name CollectiveAllReduceStrategy.
+    assert resolved["cluster"]["strategy"] == "MultiWorkerMirroredStrategy"
     assert resolved["mirrored"]["strategy"] == "MirroredStrategy"
 
 

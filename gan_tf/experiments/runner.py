@@ -4,6 +4,7 @@ The run directory layout (DESIGN.md): config.json, logs/ (TensorBoard), samples/
 checkpoints/, metrics.jsonl. Rerunning the same command resumes from the newest
 checkpoint and continues exactly as an uninterrupted run would.
 """
+import dataclasses
 import json
 import os
 import platform
@@ -89,7 +90,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "tried": [list(t) for t in info.tried],
         },
         "resolved": {
-            "strategy": type(strategy).__name__,
+            "strategy": distribute.strategy_name(strategy),
             "replicas": strategy.num_replicas_in_sync,
             "jit_compile": jit_compile,
             "resumed_from_epoch": start_epoch,
@@ -142,6 +143,10 @@ def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=N
 def run(config: ExperimentConfig):
     """Trains (or resumes) the run that `config` describes; returns a summary dict."""
     config.validate()
+    if config.strategy == "multi_worker":
+        subdirectory = distribute.worker_subdirectory()  # None on the chief
+        if subdirectory:
+            config = dataclasses.replace(config, out_dir=os.path.join(config.out_dir, subdirectory))
     distribute.configure_cpu_devices(config.cpu_devices)
     previous = _check_run_directory(config)
     strategy = distribute.make_strategy(config.strategy)
@@ -240,6 +245,29 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
     }
 
 
+def _read_run_record(run_dir):
+    """config.json of a finished run, checked enough to rebuild its GAN from it."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"--run_dir={run_dir!r} has no config.json: expected a directory written by a training run.")
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): expected the config.json a training run writes.") from error
+    missing = [key for key in ("flags", "data") if not isinstance(record.get(key), dict)]
+    missing += [f"data.{key}" for key in ("image_shape", "source") if key not in record.get("data", {})]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: expected the config.json a training run writes.")
+    unknown = sorted(set(record["flags"]) - set(ExperimentConfig().to_dict()))
+    if unknown:
+        raise ValueError(
+            f"{path} has flags this version of gan_tf does not know ({', '.join(unknown)}): "
+            "it was written by a different version."
+        )
+    return record
+
+
 def restore_gan(run_dir, checkpoint=None):
     """Rebuilds a trained run's GAN from its config.json and checkpoint.
 
@@ -250,11 +278,7 @@ def restore_gan(run_dir, checkpoint=None):
     Returns:
       (gan, flags dict of the run).
     """
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"--run_dir={run_dir!r} has no config.json: expected a directory written by a training run.")
-    with open(path) as f:
-        record = json.load(f)
+    record = _read_run_record(run_dir)
     config = ExperimentConfig(**record["flags"])
     distribute.set_precision(config.mixed_precision)
     conditioning = conditional.make_conditioning(config, record["data"].get("num_classes"), run_dir)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from gan_tf.experiments.config import ExperimentConfig
-from gan_tf.experiments.runner import run
+from gan_tf.experiments.runner import restore_gan, run
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +147,16 @@ def test_bad_config_values_are_named(data_dir, tmp_path, field, value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         run(_tiny(data_dir, tmp_path / "run").__class__(**{**_tiny(data_dir, tmp_path / "run").to_dict(), field: value}))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ("{}", "lacks flags, data, data.image_shape, data.source"),
+    ('{"flags": {"no_such_flag": 1}, "data": {"image_shape": [28, 28, 1], "source": "files"}}',
+     r"has flags this version of gan_tf does not know \(no_such_flag\)"),
+])
+def test_restoring_from_a_damaged_config_json_names_the_file(tmp_path, content, message):
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        restore_gan(str(tmp_path))
+    assert str(tmp_path / "config.json") in str(error.value)
