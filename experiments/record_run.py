@@ -1,11 +1,14 @@
-"""Records a finished default MNIST run: time, speed, final grid, evaluation.
+"""Records a finished run of a default recipe: time, speed, final grid, evaluation.
 
-    time python -m gan_tf.experiments.mnist --out_dir runs/mnist_default   # the default recipe
-    python experiments/mnist_default/record.py --run_dir runs/mnist_default --wall_seconds N
+    /usr/bin/time -v python -m gan_tf.experiments.mnist --out_dir runs/mnist_default
+    python -m gan_tf.evaluate --run_dir runs/mnist_default
+    python experiments/record_run.py --run_dir runs/mnist_default --wall_seconds N \
+        --dest experiments/mnist_default
 
-Writes results.json, results.md and final.png beside this script. Speed is the
-median over epochs of the per-epoch ms/step and images/s that the run logged
-(each epoch timed from the end of its first step, so tracing is not counted).
+Writes results.json, results.md, final.png and eval.json (when the run was evaluated)
+into --dest. Speed is the median over epochs of the per-epoch ms/step and images/s
+that the run logged (each epoch timed from the end of its first step, so tracing is
+not counted).
 """
 import argparse
 import json
@@ -14,13 +17,13 @@ import platform
 import shutil
 import statistics
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_dir", required=True)
+    parser.add_argument("--dest", required=True, help="directory under experiments/ to write the record into")
     parser.add_argument("--wall_seconds", type=float, help="wall time of the whole command, measured with `time`")
+    parser.add_argument("--peak_rss_mb", type=float, help="peak resident memory of the command (`time -v`)")
     args = parser.parse_args()
     with open(os.path.join(args.run_dir, "config.json")) as f:
         config = json.load(f)
@@ -32,7 +35,7 @@ def main():
         with open(eval_path) as f:
             evaluation = json.load(f)
     results = {
-        "command": "python -m gan_tf.experiments.mnist (defaults)",
+        "command": f"python -m gan_tf.experiments.{config['flags']['dataset']} (defaults)",
         "flags": config["flags"],
         "data": config["data"],
         "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
@@ -41,25 +44,32 @@ def main():
         "epochs": len(epochs),
         "steps": epochs[-1]["step"],
         "wall_seconds": args.wall_seconds,
+        "peak_rss_mb": args.peak_rss_mb,
         "training_seconds": sum(e["seconds"] for e in epochs),
         "median_ms_per_step": statistics.median(e["ms_per_step"] for e in epochs),
         "median_images_per_second": statistics.median(e["images_per_second"] for e in epochs),
         "final": {k: epochs[-1][k] for k in ("d_loss", "g_loss", "d_real", "d_fake")},
         "evaluation": evaluation,
     }
-    with open(os.path.join(HERE, "results.json"), "w") as f:
+    os.makedirs(args.dest, exist_ok=True)
+    with open(os.path.join(args.dest, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    shutil.copy(os.path.join(args.run_dir, "samples", "final.png"), os.path.join(HERE, "final.png"))
+    shutil.copy(os.path.join(args.run_dir, "samples", "final.png"), os.path.join(args.dest, "final.png"))
+    if evaluation:
+        shutil.copy(eval_path, os.path.join(args.dest, "eval.json"))
     rows = [
         ("data", f"{config['data']['source']}: {config['data']['num_examples']} images"),
         ("epochs / steps", f"{results['epochs']} / {results['steps']}"),
         ("wall time of the command", f"{args.wall_seconds:.0f} s" if args.wall_seconds else "not measured"),
         ("training time (sum of epochs)", f"{results['training_seconds']:.0f} s"),
-        ("median ms/step (batch 64)", f"{results['median_ms_per_step']:.1f}"),
+        (f"median ms/step (batch {config['flags']['batch_size']})", f"{results['median_ms_per_step']:.1f}"),
         ("median images/s", f"{results['median_images_per_second']:.0f}"),
+        ("peak memory (RSS)", f"{args.peak_rss_mb:.0f} MB" if args.peak_rss_mb else "not measured"),
     ]
+    rows += [(name, f"{value:.4g} (real-data floor {evaluation['real_data_floor'][name]:.4g})")
+             for name, value in evaluation.get("metrics", {}).items()]
     table = "| quantity | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
-    with open(os.path.join(HERE, "results.md"), "w") as f:
+    with open(os.path.join(args.dest, "results.md"), "w") as f:
         f.write(table + "\n")
     print(table)
 
