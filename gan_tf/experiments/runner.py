@@ -255,8 +255,11 @@ def _read_run_record(run_dir):
             record = json.load(f)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): expected the config.json a training run writes.") from error
+    if not isinstance(record, dict):
+        record = {}
     missing = [key for key in ("flags", "data") if not isinstance(record.get(key), dict)]
-    missing += [f"data.{key}" for key in ("image_shape", "source") if key not in record.get("data", {})]
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    missing += [f"data.{key}" for key in ("image_shape", "source") if key not in data]
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}: expected the config.json a training run writes.")
     unknown = sorted(set(record["flags"]) - set(ExperimentConfig().to_dict()))

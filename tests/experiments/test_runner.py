@@ -152,6 +152,7 @@ def test_bad_config_values_are_named(data_dir, tmp_path, field, value, message):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "is not valid JSON"),
     ("{}", "lacks flags, data, data.image_shape, data.source"),
+    ("[1, 2]", "lacks flags, data, data.image_shape, data.source"),
     ('{"flags": {"no_such_flag": 1}, "data": {"image_shape": [28, 28, 1], "source": "files"}}',
      r"has flags this version of gan_tf does not know \(no_such_flag\)"),
 ])
