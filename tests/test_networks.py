@@ -46,3 +46,54 @@ def test_bad_generator_arguments(kwargs, message):
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="Unknown architecture 'resnet'"):
         networks.build("resnet", 8, (28, 28, 1))
+
+
+def _philox_uniform(shape, seed):
+    """The float32 draw the dropout mask must match, in numpy from TensorFlow's raw Philox bits."""
+    key = np.array([seed[0]], np.int64).view(np.uint64)
+    counter = np.array([0, seed[1]], np.int64).view(np.uint64)
+    bits = tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=shape, key=key, counter=counter, alg=1, dtype=tf.uint32).numpy()
+    return (bits >> 8).astype(np.float64) / 2**24
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 1e-9, 0.999999, 1 - 2**-26])
+def test_dropout_mask_is_uniform_draw_against_rate(rate):
+    from gan_tf.networks.layers import keep_mask
+
+    shape, seed = (64, 5, 7), (12345, -678)
+    expected = _philox_uniform(shape, seed) >= np.float64(np.float32(rate))
+    for jit_compile in (False, True):
+        mask = tf.function(lambda: keep_mask(shape, tf.constant(seed, tf.int64), rate), jit_compile=jit_compile)()
+        np.testing.assert_array_equal(mask.numpy(), expected)
+    if rate == 1 - 2**-26:  # rounds to 1.0 in float32: nothing is kept
+        assert not expected.any()
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.1, 1e-9, 2**-24, 0.999999, 1 - 2**-26])
+def test_dropout_threshold_is_the_smallest_kept_draw(rate):
+    # keep ⇔ (bits >> 8) · 2^-24 >= rate in float32; the threshold on bits must be the
+    # smallest kept value of (bits >> 8), times 2^8.
+    from gan_tf.networks.layers import keep_threshold
+
+    r = np.float32(rate)
+    draws = np.arange(2**24, dtype=np.float32) * np.float32(2**-24)  # every possible draw
+    kept = np.flatnonzero(draws >= r)
+    threshold = keep_threshold(rate)
+    if kept.size == 0:
+        assert threshold is None
+    else:
+        assert threshold == int(kept[0]) * 2**8
+
+
+def test_dropout_layer_drops_at_its_rate_and_rescales_the_rest():
+    from gan_tf.networks.layers import Dropout
+
+    layer = Dropout(0.3, seed=5)
+    x = tf.random.stateless_normal([400, 500], seed=[1, 2])
+    y = layer(x, training=True).numpy()
+    kept = y != 0
+    n = kept.size
+    assert abs((1 - kept.mean()) - 0.3) < 5 * np.sqrt(0.3 * 0.7 / n)  # within 5 standard errors
+    np.testing.assert_array_equal(y[kept], x.numpy()[kept] * np.float32(1 / 0.7))
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
