@@ -31,6 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from machine import device_name  # noqa: E402  (this folder)
+
 
 def make_images(folder, zip_path, count, seed=0):
     """CelebA-sized JPEGs with photo-like statistics: smooth shapes plus mild grain."""
@@ -51,15 +53,6 @@ def make_images(folder, zip_path, count, seed=0):
                 f.write(blob)
             zf.writestr("img_align_celeba/" + name, blob)
     return float(np.mean(sizes))
-
-
-def device_name():
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return "gpu" + str(len(gpus))
-    return f"cpu{os.cpu_count()}"
 
 
 def time_epoch(ds, batch_size=128):

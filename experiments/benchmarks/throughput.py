@@ -8,20 +8,17 @@ on identical batches, it measures:
 - images/s of `GAN.fit` (alternating updates, the fake batch reused) and of the tutorial's
   `train_step` (one `tf.function`, two tapes, simultaneous updates, noise drawn inside), for each
   precision (`none`, `mixed_bfloat16`) and `jit_compile` (false, true). Each repeat times `--steps`
-  steps of every configuration in turn (interleaved, so that load from other processes hits all
-  configurations alike); the table gives the median over `--repeats` repeats. Steps are timed from
+  steps (default 1) of every configuration in turn (interleaved, so that load from other processes
+  and the drifting speed of a virtual machine hit all configurations alike); the table gives the
+  median over `--repeats` repeats, and ratios paired within each repeat. Steps are timed from
   the start to the end of each step (fetching the batch included), after one untimed warm-up
   step per configuration (tracing, XLA compilation).
 - FLOPs per step, counted on the traced step graph of each loop: 2 x the multiply-accumulates of
   every Conv2D, Conv2DBackpropInput (also the forward pass of Conv2DTranspose), Conv2DBackpropFilter
   and MatMul op, from their static shapes. Element-wise work (BatchNorm, activations, Adam) is not
   counted; it is a few per cent. GFLOP/s = FLOPs per step x steps per second.
-- The machine's peak float32 FLOP/s, estimated from lscpu / /proc/cpuinfo as
-  cores x GHz x FLOPs per cycle per core (32 with AVX2 + FMA: two 256-bit FMA units x 8 lanes x 2;
-  64 with AVX-512 on Intel server cores: two 512-bit FMA units; 32 on AMD Zen 4, whose AVX-512
-  is double-pumped; 16 otherwise). The clock is lscpu's "CPU max MHz" when reported, else the
-  current "cpu MHz" (a virtual machine's base clock; turbo can be higher, so the peak and the
-  fraction of it are estimates).
+- The machine's peak float32 FLOP/s, estimated by `machine.cpu_info` (cores x GHz x FLOPs per
+  cycle; an estimate: a virtual machine reports its base clock).
 - The input pipeline alone (`gan_tf.data.training_batches` over the MNIST offline default, and over
   in-memory 64x64x3 uint8 images) in images/s, against what the training step consumes.
 - Peak resident memory (VmHWM) of the process that measured each image size (each size runs in
@@ -32,12 +29,15 @@ given (and then timed with one step per repeat); the table lists them with the r
 - bfloat16 without XLA on CPUs without native bfloat16 (avx512_bf16 / amx_bf16): emulated kernels,
   12-20x slower than float32 (one 28x28x1 step took 43-59 s against about 3 s on 2 EPYC cores);
 - XLA at 64x64x3 on a CPU: XLA:CPU compiled the step in 200-270 s and then took 235 s per step
-  against 24 s without XLA (2 EPYC cores, AVX2, oneDNN off).
+  against 24 s without XLA (2 AMD EPYC cores, AVX2, oneDNN off); on 2 Intel Xeon cores with AMX
+  it compiled in 124 s (bfloat16: 144 s) and took 116 s per step (bfloat16: 125 s) against
+  about 3.7 s without XLA.
 
-Prints a Markdown table and writes experiments/benchmarks/throughput_<device>.json and .md.
+Prints a Markdown table and writes experiments/benchmarks/throughput_<device>.json and .md, the
+device named by `machine.device_name` (e.g. cpu2-intel-amx, cpu2-amd-avx2, gpu1-<model>).
 
     python experiments/benchmarks/throughput.py                    # all of the above
-    python experiments/benchmarks/throughput.py --repeats 5 --steps 28x28x1=5,64x64x3=3
+    python experiments/benchmarks/throughput.py --repeats 5 --steps 28x28x1=3,64x64x3=2
     python experiments/benchmarks/throughput.py --shapes 28x28x1 --precisions none --jit false
 """
 import argparse
@@ -45,7 +45,6 @@ import collections
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -54,84 +53,18 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from machine import cpu_info, device_name, memory_mib  # noqa: E402  (this folder)
+
 SHAPES = {"28x28x1": ((28, 28, 1), 256), "64x64x3": ((64, 64, 3), 128)}
-DEFAULT_STEPS = {"28x28x1": 3, "64x64x3": 2}
-DEFAULT_REPEATS = 5
+# One step per configuration per repeat, many repeats: the configurations of a repeat then run
+# within seconds of each other, and the paired ratios cancel the drift of a shared or virtual
+# machine's speed (on these VMs even a numpy matmul varies by +-20% from one second to the next).
+DEFAULT_STEPS = {"28x28x1": 1, "64x64x3": 1}
+DEFAULT_REPEATS = {"28x28x1": 15, "64x64x3": 7}
 LATENT_DIM = 100  # the tutorial's noise_dim
 WIDTH = 64
 LOOPS = ("gan_tf", "tutorial")
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-# ----------------------------------------------------------------- machine
-def lscpu():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
-
-
-def cpu_info():
-    """Model, cores, clock, SIMD flags and the estimated float32 peak of this CPU."""
-    info = lscpu()
-    flags = set(info.get("Flags", "").split())
-    if not flags and os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((l.split(":", 1)[1] for l in f if l.startswith("flags")), "").split())
-    cores = int(info.get("Core(s) per socket", os.cpu_count() or 1)) * int(info.get("Socket(s)", 1))
-    mhz, clock_source = None, None
-    if info.get("CPU max MHz"):
-        mhz, clock_source = float(info["CPU max MHz"]), "lscpu CPU max MHz"
-    elif os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            values = [float(l.split(":", 1)[1]) for l in f if l.startswith("cpu MHz")]
-        if values:
-            mhz, clock_source = max(values), "/proc/cpuinfo cpu MHz (current clock; turbo may be higher)"
-    vendor = info.get("Vendor ID", "")
-    if "avx512f" in flags:
-        per_cycle = 32 if "AMD" in vendor else 64
-        simd = "AVX-512 (" + ("double-pumped 256-bit on AMD" if "AMD" in vendor else "2 x 512-bit FMA") + ")"
-    elif "avx2" in flags and "fma" in flags:
-        per_cycle, simd = 32, "AVX2 + FMA (2 x 256-bit FMA)"
-    else:
-        per_cycle, simd = 16, "SSE/AVX without FMA"
-    peak = cores * mhz / 1000 * per_cycle if mhz else None
-    return {
-        "model": info.get("Model name", platform.processor()),
-        "vendor": vendor,
-        "cores": cores,
-        "logical_cpus": os.cpu_count(),
-        "mhz": mhz,
-        "clock_source": clock_source,
-        "simd": simd,
-        "flops_per_cycle_per_core": per_cycle,
-        "native_bf16": any(f in flags for f in ("avx512_bf16", "amx_bf16")),
-        "peak_gflops": peak,
-        "peak_formula": f"{cores} cores x {mhz / 1000 if mhz else '?'} GHz x {per_cycle} FLOPs/cycle",
-    }
-
-
-def device_name():
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        name = re.sub(r"[^a-z0-9]+", "-", details.get("device_name", "gpu").lower()).strip("-")
-        return f"gpu{len(gpus)}-{name}"
-    return f"cpu{os.cpu_count()}"
-
-
-def memory_mib():
-    """(current RSS, peak RSS) of this process in MiB, from /proc/self/status."""
-    values = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS", "VmHWM")):
-                key, value = line.split(":")
-                values[key] = int(value.split()[0]) / 1024
-    return values.get("VmRSS"), values.get("VmHWM")
 
 
 # ------------------------------------------------------------------ FLOPs
@@ -335,7 +268,8 @@ def slow_on_cpu(shape_name, precision, jit, machine):
         return ("bfloat16 without XLA is emulated on a CPU without avx512_bf16/amx_bf16: 12-20x slower "
                 "than float32 (28x28x1: 43-59 s per step)")
     if jit and shape_name == "64x64x3":
-        return "XLA:CPU at 64x64x3: 200-270 s to compile, then 235 s per step against 24 s without XLA"
+        return ("XLA:CPU at 64x64x3: 2-4 min to compile, then 30x slower than without XLA "
+                "(116 s against 3.7 s per step on 2 Xeon cores with AMX; 235 s against 24 s on 2 EPYC cores)")
     return None
 
 
@@ -378,9 +312,10 @@ def measure_shape(shape_name, args):
 
     image_shape, batch_size = SHAPES[shape_name]
     steps = args.steps.get(shape_name, DEFAULT_STEPS[shape_name])
+    repeats = args.repeats.get(shape_name, DEFAULT_REPEATS[shape_name])
     machine = cpu_info()
     result = {"shape": shape_name, "batch_size": batch_size, "steps_per_repeat": steps,
-              "repeats": args.repeats, "configs": [], "skipped": [],
+              "repeats": repeats, "configs": [], "skipped": [],
               "onednn": bool(_pywrap_util_port.IsMklEnabled())}
 
     # --- input pipeline alone
@@ -429,11 +364,11 @@ def measure_shape(shape_name, args):
         config["warmup_seconds"] = time.perf_counter() - start
         print(f"  warm-up {shape_name} {config['loop']:8s} {config['precision']:14s} jit={config['jit_compile']!s:5s} "
               f"{config['warmup_seconds']:.1f} s", file=sys.stderr, flush=True)
-    for repeat in range(args.repeats):
+    for repeat in range(repeats):
         for config in configs:
             times = config["runner"].run(feed, config["steps"])
             config["times"].append(times)
-            print(f"  repeat {repeat + 1}/{args.repeats} {shape_name} {config['loop']:8s} {config['precision']:14s} "
+            print(f"  repeat {repeat + 1}/{repeats} {shape_name} {config['loop']:8s} {config['precision']:14s} "
                   f"jit={config['jit_compile']!s:5s} {1000 * statistics.mean(t[0] for t in times):.0f} ms/step "
                   f"({1000 * statistics.mean(t[1] for t in times):.0f} ms CPU)",
                   file=sys.stderr, flush=True)
@@ -480,6 +415,15 @@ def paired_ratio(config, reference, key="images_per_second_per_repeat"):
     return statistics.median(a / b for a, b in pairs)
 
 
+def paired_quartiles(config, reference, key="images_per_second_per_repeat"):
+    """(25th, 75th) percentile over repeats of the paired ratio: how much it moves between repeats."""
+    ratios = [a / b for a, b in zip(config[key], reference[key])]
+    if len(ratios) < 4:
+        return None
+    q = statistics.quantiles(ratios, n=4)
+    return q[0], q[2]
+
+
 def summarise(shape):
     """Ratios the issue's goals are stated in (paired per repeat, see `paired_ratio`)."""
     configs = shape["configs"]
@@ -489,8 +433,15 @@ def summarise(shape):
     if tutorial:
         for c in configs:
             c["vs_tutorial"] = paired_ratio(c, tutorial)
+            c["vs_tutorial_quartiles"] = paired_quartiles(c, tutorial)
             if "images_per_cpu_second_per_repeat" in c:
                 c["cpu_vs_tutorial"] = paired_ratio(c, tutorial, "images_per_cpu_second_per_repeat")
+    for c in configs:
+        # gan_tf's algorithm against the tutorial's, each with the same precision and jit setting.
+        same = _find(configs, loop="tutorial", precision=c["precision"], jit_compile=c["jit_compile"])
+        if same and c["loop"] == "gan_tf":
+            c["vs_tutorial_same_setting"] = paired_ratio(c, same)
+            c["vs_tutorial_same_setting_quartiles"] = paired_quartiles(c, same)
     gan_tf = [c for c in configs if c["loop"] == "gan_tf"]
     if default and tutorial:
         out["default_vs_tutorial"] = default["vs_tutorial"]
@@ -514,26 +465,36 @@ def markdown(report):
         f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
         f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
         "",
-        "| image, batch | loop | precision | jit_compile | images/s (median) | ms/step | GFLOP/s | % of peak | vs tutorial (float32, no XLA)* | CPU ms/step | vs tutorial, CPU time** |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| image, batch | loop | precision | jit_compile | images/s (median) | ms/step | GFLOP/s | % of peak "
+        "| vs tutorial (float32, no XLA)* | vs tutorial, same setting* | CPU ms/step | vs tutorial, CPU time** |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def ratio(c, key):
+        if key not in c:
+            return "-"
+        quartiles = c.get(key + "_quartiles")
+        spread = f" ({quartiles[0]:.2f}-{quartiles[1]:.2f})" if quartiles else ""
+        return f"{c[key]:.2f}x{spread}"
+
     for shape in report["shapes"]:
-        tutorial = _find(shape["configs"], loop="tutorial", precision="none", jit_compile=False)
         for c in sorted(shape["configs"], key=lambda c: (c["precision"], c["jit_compile"], c["loop"])):
-            ratio = f"{c['vs_tutorial']:.2f}x" if "vs_tutorial" in c else "-"
             note = " (1 step/repeat)" if c["steps_per_repeat"] == 1 and shape["steps_per_repeat"] > 1 else ""
             share = f"{100 * c['gflops_per_second'] / peak:.0f}%" if peak else "-"
+            cpu_ms = f"{c['cpu_ms_per_step']:.0f}" if "cpu_ms_per_step" in c else "-"
             lines.append(
-                f"| {shape['shape']}, {shape['batch_size']} | {c['loop']} | {c['precision']} | {str(c['jit_compile']).lower()} | "
-                f"{c['images_per_second']:.{0 if c['images_per_second'] >= 100 else 1}f}{note} | {c['ms_per_step']:.0f} | {c['gflops_per_second']:.1f} | "
-                f"{share} | {ratio} | {c.get('cpu_ms_per_step', float('nan')):.0f} | "
-                f"{c['cpu_vs_tutorial']:.2f}x |" if "cpu_vs_tutorial" in c else f"{share} | {ratio} | - | - |"
+                f"| {shape['shape']}, {shape['batch_size']} | {c['loop']} | {c['precision']} | "
+                f"{str(c['jit_compile']).lower()} | "
+                f"{c['images_per_second']:.{0 if c['images_per_second'] >= 100 else 1}f}{note} | "
+                f"{c['ms_per_step']:.0f} | {c['gflops_per_second']:.1f} | {share} | {ratio(c, 'vs_tutorial')} | "
+                f"{ratio(c, 'vs_tutorial_same_setting')} | {cpu_ms} | {ratio(c, 'cpu_vs_tutorial')} |"
             )
         for s in shape["skipped"]:
             lines.append(f"| {shape['shape']}, {shape['batch_size']} | {s['loop']} | {s['precision']} | "
-                         f"{str(s['jit_compile']).lower()} | skipped: {s['reason']} | | | | | | |")
+                         f"{str(s['jit_compile']).lower()} | skipped: {s['reason']} | | | | | | | |")
     lines += ["", "*median over repeats of the ratio of images/s within the same repeat (paired, so that drifting load "
-              "from other processes cancels); the images/s column is the median of each configuration alone.",
+              "from other processes, or the speed of a virtual machine's cores, cancels), with its 25th-75th "
+              "percentiles over repeats in brackets; the images/s column is the median of each configuration alone.",
               "**the same ratio for images per CPU-second of the process (user + system time of all its threads): "
               "it depends much less on the share of the machine other processes take.",
               "", "| image | FLOPs/step gan_tf | FLOPs/step tutorial | pipeline alone, images/s | pipeline / gan_tf default step | peak RSS |",
@@ -551,22 +512,37 @@ def markdown(report):
         s = shape["summary"]
         if "default_vs_tutorial" in s:
             cpu = s.get("default_vs_tutorial_cpu_time")
-            by_cpu = f" (by CPU time {cpu:.2f}x)" if cpu else ""
+            by_cpu = f" (by CPU time {cpu:.3f}x)" if cpu else ""
             best = s["best_gan_tf"]
             lines.append(
-                f"- {shape['shape']}: default {s['default_vs_tutorial']:.2f}x{by_cpu} "
+                f"- {shape['shape']}: default {s['default_vs_tutorial']:.3f}x{by_cpu} "
                 f"({'met' if s['default_vs_tutorial'] >= 0.95 else 'NOT met'}); best gan_tf setting "
                 f"(precision={best['precision']}, jit_compile={str(best['jit_compile']).lower()}) "
-                f"{s['best_vs_tutorial']:.2f}x ({'met' if s['best_vs_tutorial'] >= 1.5 else 'NOT met'})."
+                f"{s['best_vs_tutorial']:.3f}x ({'met' if s['best_vs_tutorial'] >= 1.5 else 'NOT met'})."
             )
     return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------ main
+def _per_shape(parser, flag, text):
+    """{shape: N} from "N" (every shape) or "SHAPE=N,SHAPE=N"; {} for ""."""
+    if text.isdigit():
+        text = ",".join(f"{shape}={text}" for shape in SHAPES)
+    values = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key not in SHAPES or not value.isdigit() or int(value) < 1:
+            parser.error(f"{flag}: {item!r}; expected N or SHAPE=N with SHAPE in {', '.join(SHAPES)} and N >= 1")
+        values[key] = int(value)
+    return values
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", default="28x28x1,64x64x3", help="comma-separated, from: " + ", ".join(SHAPES))
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved repeats; the table gives medians")
+    parser.add_argument("--repeats", default="",
+                        help="interleaved repeats, N or e.g. 28x28x1=40,64x64x3=15; the table gives medians "
+                             "(defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULT_REPEATS.items()) + ")")
     parser.add_argument("--steps", default="", help="timed steps per repeat, e.g. 28x28x1=4,64x64x3=2 (defaults)")
     parser.add_argument("--precisions", default="none,mixed_bfloat16")
     parser.add_argument("--jit", default="false,true")
@@ -586,13 +562,8 @@ def parse_args(argv=None):
     for s in args.shape_list:
         if s not in SHAPES:
             parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
-    steps = {}
-    for item in filter(None, args.steps.split(",")):
-        key, _, value = item.partition("=")
-        if key not in SHAPES or not value.isdigit() or int(value) < 1:
-            parser.error(f"--steps: {item!r}; expected SHAPE=N with SHAPE in {', '.join(SHAPES)} and N >= 1")
-        steps[key] = int(value)
-    args.steps_text, args.steps = args.steps, steps
+    args.steps_text, args.steps = args.steps, _per_shape(parser, "--steps", args.steps)
+    args.repeats_text, args.repeats = args.repeats, _per_shape(parser, "--repeats", args.repeats)
     args.jit_text = args.jit
     args.precisions = [p for p in args.precisions.split(",") if p]
     for p in args.precisions:
@@ -602,8 +573,6 @@ def parse_args(argv=None):
         args.jit = [{"false": False, "true": True}[j] for j in args.jit.split(",") if j]
     except KeyError:
         parser.error(f"--jit={args.jit!r}; expected a comma-separated list of false and true")
-    if args.repeats < 1:
-        parser.error(f"--repeats={args.repeats}; expected >= 1")
     return args
 
 
@@ -633,7 +602,7 @@ def main(argv=None):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
         "shapes": [],
     }
-    forwarded = ["--repeats", str(args.repeats), "--steps", args.steps_text, "--precisions", ",".join(args.precisions),
+    forwarded = ["--repeats", args.repeats_text, "--steps", args.steps_text, "--precisions", ",".join(args.precisions),
                  "--jit", args.jit_text, "--pipeline_batches", str(args.pipeline_batches)]
     forwarded += ["--include_slow"] if args.include_slow else []
     for shape_name in args.shape_list:
