@@ -22,6 +22,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from gan_tf.metrics.features import float32_networks
+
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CLASSIFIER_DATASETS = ("mnist", "fashion_mnist")
 IMAGE_SHAPE = (28, 28, 1)
@@ -166,7 +168,8 @@ class ClassifierExtractor:
         self.dataset = dataset
         self.name = f"{dataset}_classifier"
         self.weights_file = weights or weights_path(dataset)
-        self._model = feature_model(load_classifier(dataset, self.weights_file))
+        with float32_networks():
+            self._model = feature_model(load_classifier(dataset, self.weights_file))
         self.weights_hash = file_sha256(self.weights_file)
         self._predict = tf.function(
             lambda x: self._model(x, training=False),

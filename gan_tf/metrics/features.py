@@ -5,9 +5,11 @@ in float64 by `FeatureStatistics`); KID, precision/recall and the Inception
 Score need the features or probabilities themselves, of which a fixed random
 subset of at most `max_kept` rows is kept so that memory stays bounded.
 """
+import contextlib
 import dataclasses
 import time
 
+import keras
 import numpy as np
 from absl import logging
 
@@ -31,6 +33,23 @@ class FeatureSet:
     features: np.ndarray
     probabilities: np.ndarray
     count: int
+
+
+@contextlib.contextmanager
+def float32_networks():
+    """Builds the networks made inside it in float32, whatever Keras's global policy is.
+
+    Evaluating (or training with --eval_every) a run made with --mixed_precision sets that
+    policy; a feature extractor built under it would compute in 16 bits, so its features,
+    and every metric and cached real-data statistic computed from them, would depend on the
+    precision the GAN was trained in.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def extract(extractor, batches, num_examples, max_kept=10000, seed=0, progress=None,

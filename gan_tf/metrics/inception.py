@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf.metrics.classifier import file_sha256, load_weights_strictly
+from gan_tf.metrics.features import float32_networks
 
 WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -178,7 +179,8 @@ class InceptionExtractor:
         self.chunk_size = int(chunk_size)
         self.weights_file = resolve_weights(weights, allow_download, probe_timeout)
         self.weights_hash = file_sha256(self.weights_file)
-        self._model = build_inception(self.weights_file)
+        with float32_networks():
+            self._model = build_inception(self.weights_file)
         self._predict = tf.function(
             lambda x: self._model(preprocess(x), training=False), reduce_retracing=True
         )

@@ -70,3 +70,23 @@ def test_classifier_reaches_its_recorded_accuracy_on_held_out_data(dataset):
     assert accuracy == pytest.approx(record["test_accuracy"], abs=2e-3)
     if dataset == "fashion_mnist":
         assert accuracy >= 0.91  # the bar on the full 10k test set
+
+
+def test_extractor_computes_in_float32_under_a_mixed_precision_policy():
+    # Evaluating a run trained with --mixed_precision mixed_bfloat16 sets that global policy;
+    # the metric networks must still compute in float32, or the features (and the cached
+    # real-data statistics they are compared with) would depend on the training precision.
+    import keras
+
+    images = np.random.default_rng(1).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
+    features32, probabilities32 = classifier.ClassifierExtractor("mnist")(images)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        extractor = classifier.ClassifierExtractor("mnist")
+        features, probabilities = extractor(images)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.compute_dtype for layer in extractor._model.layers} == {"float32"}
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(features, features32, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(probabilities, probabilities32, rtol=1e-6, atol=1e-7)

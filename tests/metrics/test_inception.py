@@ -59,13 +59,21 @@ def test_preprocess_tiles_grey_and_resizes_bilinearly():
 @pytest.mark.slow
 def test_inception_extractor_outputs_pool_features_and_probabilities(tmp_path, monkeypatch):
     # Random weights (weights=None needs no download): checks the wiring only —
-    # 2048-d pool features, a 1000-way softmax, and chunking of large batches.
+    # 2048-d pool features, a 1000-way softmax, and chunking of large batches — and that
+    # it computes in float32 even when built under a run's mixed-precision policy.
+    import keras
+
     dummy = tmp_path / "dummy.h5"
     dummy.write_bytes(b"stands in for the weights file, which is only hashed here")
     build = inception.build_inception
     monkeypatch.setattr(inception, "resolve_weights", lambda *args: str(dummy))
     monkeypatch.setattr(inception, "build_inception", lambda weights_file: build(None))
-    extractor = inception.InceptionExtractor(chunk_size=2)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        extractor = inception.InceptionExtractor(chunk_size=2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.compute_dtype for layer in extractor._model.layers} == {"float32"}
     images = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
     features, probabilities = extractor(images)
     assert features.shape == (3, inception.FEATURE_DIM)
