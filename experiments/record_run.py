@@ -18,12 +18,25 @@ import shutil
 import statistics
 
 
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo), else what platform reports."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_dir", required=True)
     parser.add_argument("--dest", required=True, help="directory under experiments/ to write the record into")
     parser.add_argument("--wall_seconds", type=float, help="wall time of the whole command, measured with `time`")
     parser.add_argument("--peak_rss_mb", type=float, help="peak resident memory of the command (`time -v`)")
+    parser.add_argument("--command", help="the command that made the run (default: the experiment with its defaults)")
     args = parser.parse_args()
     with open(os.path.join(args.run_dir, "config.json")) as f:
         config = json.load(f)
@@ -35,11 +48,10 @@ def main():
         with open(eval_path) as f:
             evaluation = json.load(f)
     results = {
-        "command": f"python -m gan_tf.experiments.{config['flags']['dataset']} (defaults)",
+        "command": args.command or f"python -m gan_tf.experiments.{config['flags']['dataset']} (defaults)",
         "flags": config["flags"],
         "data": config["data"],
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "gpu": None},
+        "machine": {"cpu_count": os.cpu_count(), "processor": cpu_model(), "gpu": None},
         "versions": config["versions"],
         "epochs": len(epochs),
         "steps": epochs[-1]["step"],
@@ -58,6 +70,8 @@ def main():
     if evaluation:
         shutil.copy(eval_path, os.path.join(args.dest, "eval.json"))
     rows = [
+        ("command", results["command"]),
+        ("CPU", f"{results['machine']['processor']}, {os.cpu_count()} cores"),
         ("data", f"{config['data']['source']}: {config['data']['num_examples']} images"),
         ("epochs / steps", f"{results['epochs']} / {results['steps']}"),
         ("wall time of the command", f"{args.wall_seconds:.0f} s" if args.wall_seconds else "not measured"),
