@@ -115,8 +115,13 @@ def _keep_metrics_until(path, epoch):
         return
     with open(path) as f:
         lines = [line for line in f if line.strip() and json.loads(line)["epoch"] <= epoch]
-    with open(path, "w") as f:
+    # Written aside and renamed, so that a kill during the rewrite loses no record.
+    partial = path + ".partial"
+    with open(partial, "w") as f:
         f.writelines(lines)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
 
 
 def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=None):
@@ -217,12 +222,15 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
             )
         )
     callback_list += [
-        gan_callbacks.Checkpoint(manager),
         gan_callbacks.MetricsJsonl(metrics_path),
         gan_callbacks.ScalarLogger(
             writer, list(gan.trackers) + ["images_per_second", "ms_per_step"]
         ),
         gan_callbacks.SampleGrid(config.out_dir, writer, config.sample_grid, seed=config.seed),
+        # Last: a checkpoint marks its epoch done, so everything the epoch records must
+        # exist first; a kill between them would otherwise lose that epoch's record, which
+        # the rerun (resuming after the checkpoint) never writes again.
+        gan_callbacks.Checkpoint(manager),
     ]
     started = time.perf_counter()
     history = gan.fit(

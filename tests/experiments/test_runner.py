@@ -83,6 +83,42 @@ def test_run_writes_every_artefact(data_dir, tmp_path):
     assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_second", "samples"} <= tags
 
 
+def test_an_epoch_is_recorded_before_its_checkpoint_marks_it_done(data_dir, tmp_path, monkeypatch):
+    # A kill right after checkpoint N is written must not lose epoch N's record: the rerun
+    # resumes after epoch N and never writes it again. So the metrics line and the sample
+    # grid of an epoch must exist when its checkpoint is saved.
+    from gan_tf import checkpoints
+
+    out = tmp_path / "run"
+    seen = []
+    save = checkpoints.CheckpointManager.save
+
+    def checked_save(manager, epoch):
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        seen.append(([json.loads(line)["epoch"] for line in lines],
+                     (out / "samples" / f"epoch_{epoch:04d}.png").exists()))
+        return save(manager, epoch)
+
+    monkeypatch.setattr(checkpoints.CheckpointManager, "save", checked_save)
+    run(_tiny(data_dir, out))
+    assert seen == [([1], True), ([1, 2], True)]
+
+
+def test_resume_drops_records_of_epochs_it_will_redo_and_keeps_the_rest(data_dir, tmp_path):
+    # A kill between an epoch's metrics line and its checkpoint leaves a line the rerun
+    # redoes: it is dropped, earlier lines are kept, and no epoch appears twice.
+    out = tmp_path / "run"
+    run(_tiny(data_dir, out, epochs=1))
+    first = (out / "metrics.jsonl").read_text()
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"epoch": 2, "step": 4, "d_loss": 0.0}) + "\n")
+    run(_tiny(data_dir, out, epochs=2))
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert lines[0] == first.strip()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert json.loads(lines[1])["d_loss"] != 0.0
+
+
 @pytest.fixture
 def deterministic_ops():
     # TF has no public switch back; the private one keeps other tests at full speed.
