@@ -45,17 +45,6 @@ def float_draw_dropout(inputs, seed, rate):
     return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
 
 
-def threshold_dropout(inputs, seed, rate):
-    """gan_tf's `Dropout.call` now (without the seed generator)."""
-    import tensorflow as tf
-
-    from gan_tf.networks.layers import keep_mask
-
-    keep = keep_mask(tf.shape(inputs), seed, rate)
-    scale = tf.cast(1.0 / (1.0 - rate), inputs.dtype)
-    return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
-
-
 def forward_backward(dropout, shapes, dtype):
     """A tf.function running `dropout` forward and backward on every tensor of `shapes`."""
     import tensorflow as tf
@@ -85,7 +74,9 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    versions = {"float draw (before)": float_draw_dropout, "integer threshold (now)": threshold_dropout}
+    from gan_tf.networks.layers import dropout  # what gan_tf's Dropout layer runs
+
+    versions = {"float draw (before)": float_draw_dropout, "integer threshold (now)": dropout}
     seed = tf.constant([7, 11], tf.int64)
     rows = []
     for shape_name, shapes in SHAPES.items():

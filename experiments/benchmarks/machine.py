@@ -12,6 +12,8 @@ import platform
 import re
 import subprocess
 
+from gan_tf.distribute import cpu_flags, has_native_bfloat16
+
 
 def lscpu():
     try:
@@ -19,15 +21,6 @@ def lscpu():
     except (OSError, subprocess.SubprocessError):
         return {}
     return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
-
-
-def cpu_flags(info=None):
-    info = lscpu() if info is None else info
-    flags = set(info.get("Flags", "").split())
-    if not flags and os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((line.split(":", 1)[1] for line in f if line.startswith("flags")), "").split())
-    return flags
 
 
 def isa_level(flags):
@@ -51,7 +44,7 @@ def cpu_info():
     so the peak and the fraction of it are estimates). AMX's bfloat16 tiles are not counted.
     """
     info = lscpu()
-    flags = cpu_flags(info)
+    flags = cpu_flags()
     cores = int(info.get("Core(s) per socket", os.cpu_count() or 1)) * int(info.get("Socket(s)", 1))
     mhz, clock_source = None, None
     if info.get("CPU max MHz"):
@@ -82,7 +75,7 @@ def cpu_info():
         "simd": simd,
         "isa": isa_level(flags),
         "flops_per_cycle_per_core": per_cycle,
-        "native_bf16": any(f in flags for f in ("avx512_bf16", "amx_bf16")),
+        "native_bf16": has_native_bfloat16(),
         "peak_gflops": peak,
         "peak_formula": f"{cores} cores x {mhz / 1000 if mhz else '?'} GHz x {per_cycle} FLOPs/cycle",
     }
@@ -92,7 +85,7 @@ def cpu_device_name():
     info = lscpu()
     vendor = info.get("Vendor ID", "")
     vendor = "intel" if "Intel" in vendor else "amd" if "AMD" in vendor else (platform.machine() or "cpu").lower()
-    return f"cpu{os.cpu_count()}-{vendor}-{isa_level(cpu_flags(info))}"
+    return f"cpu{os.cpu_count()}-{vendor}-{isa_level(cpu_flags())}"
 
 
 def device_name():

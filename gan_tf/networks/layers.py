@@ -90,7 +90,12 @@ class Dropout(keras.layers.Dropout):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        keep = keep_mask(tf.shape(inputs), replica_seed(self.seed_generator), self.rate)
-        scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
-        # A scalar zero: tf.where broadcasts it, no zero tensor is filled.
-        return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
+        return dropout(inputs, replica_seed(self.seed_generator), self.rate)
+
+
+def dropout(inputs, seed, rate):
+    """Inputs with a fraction `rate` zeroed (`keep_mask`) and the rest scaled by 1 / (1 - rate)."""
+    keep = keep_mask(tf.shape(inputs), seed, rate)
+    scale = tf.cast(1.0 / (1.0 - rate), inputs.dtype)
+    # A scalar zero: tf.where broadcasts it, no zero tensor is filled.
+    return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
