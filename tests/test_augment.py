@@ -200,6 +200,13 @@ def test_gradient_reaches_the_generator():
     assert np.abs(grads[0].numpy()).sum() > 0
 
 
+def _mirrored():
+    # The process-wide one: a second MirroredStrategy in a process collides on collective keys.
+    from gan_tf import distribute
+
+    return distribute.make_strategy("mirrored")
+
+
 def _seeded_global_draw(global_batch, seed):
     """The GAN's kind of draw: the global batch's values from one seed, this replica's rows."""
     from gan_tf.networks.layers import stateless_uniform
@@ -225,7 +232,7 @@ def test_same_images_on_one_and_two_replicas_and_with_xla():
     geometric = lambda: diff_augment(tf.constant(x), draw, policy="translation,cutout")  # noqa: E731
     np.testing.assert_array_equal(tf.function(geometric, jit_compile=True)().numpy(), tf.function(geometric)().numpy())
 
-    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    strategy = _mirrored()
     dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(x).unbatch().batch(8))
     batch = next(iter(dataset))
     result = strategy.run(tf.function(lambda b: diff_augment(b, draw, probability=0.7)), (batch,))
@@ -311,7 +318,7 @@ def test_adaptive_probability_identical_on_two_replicas_and_one():
     batches = _logit_batches(8, 8, seed=1)
     expected = hand_controller(batches, 0.6, 0.05, 2, 0.0)
 
-    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    strategy = _mirrored()
     with strategy.scope():
         ada = AdaptiveAugment(target=0.6, speed_kimg=0.05, interval=2)
     dataset = strategy.experimental_distribute_dataset(

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from gan_tf.networks import layers as gan_layers
+from gan_tf.networks.spectral_norm import SpectralNormalization
 
 
 def _num_stages(image_shape):
@@ -81,7 +82,7 @@ def dcgan_generator(
     return keras.Model(noise, images, name=name)
 
 
-def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, name="discriminator"):
+def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, spectral_norm=False, name="discriminator"):
     """DCGAN discriminator: strided Conv2D → LeakyReLU → Dropout stack, then one logit.
 
     No BatchNorm, as in the tutorial: per-example outputs keep gradient penalties
@@ -91,6 +92,11 @@ def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, name="di
       image_shape: (height, width, channels) of the input images.
       width: channels of the first convolution; doubled per stage.
       dropout: dropout rate after each convolution (0 disables it).
+      spectral_norm: divide every convolution's and the logit layer's kernel by its largest
+        singular value (Miyato et al. 2018, `gan_tf.networks.spectral_norm`), as SNGAN's
+        discriminators do. The layers keep their names ("down0", ..., "logit"); the wrapped
+        ones are "down0_conv", ..., "logit_dense". Dropout stays as asked (SNGAN has none:
+        pass dropout=0 for SNGAN's recipe).
       name: model name.
 
     Returns:
@@ -103,10 +109,19 @@ def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, name="di
     images = keras.Input(image_shape, name="images")
     x = images
     for i in range(stages):
-        x = layers.Conv2D(width * 2**i, 5, strides=2, padding="same", name=f"down{i}")(x)
+        conv = lambda name: layers.Conv2D(width * 2**i, 5, strides=2, padding="same", name=name)  # noqa: E731
+        x = _maybe_spectral_norm(conv, f"down{i}", "conv", spectral_norm)(x)
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         if dropout:
             x = gan_layers.Dropout(dropout, name=f"down{i}_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, dtype="float32", name="logit")(x)
+    dense = lambda name: layers.Dense(1, dtype="float32", name=name)  # noqa: E731
+    logits = _maybe_spectral_norm(dense, "logit", "dense", spectral_norm)(x)
     return keras.Model(images, logits, name=name)
+
+
+def _maybe_spectral_norm(make_layer, name, kind, spectral_norm):
+    """`make_layer(name)`, or it spectrally normalised under that name (the layer as name_kind)."""
+    if not spectral_norm:
+        return make_layer(name)
+    return SpectralNormalization(make_layer(f"{name}_{kind}"), name=name)
