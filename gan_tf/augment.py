@@ -12,7 +12,8 @@ through it. Two things differ from the reference:
   Data"); the reference applies them always (probability 1, the default here too);
 - all randomness comes from a `draw(shape)` callable instead of stateful `tf.random` ops, so a
   run is reproducible, and the GAN can draw the global batch and hand each replica its rows:
-  augmentation then does not depend on the replica count, and is the same with and without XLA.
+  augmentation then does not depend on the replica count, and draws the same with and without
+  XLA (translation and cutout agree bit for bit; colour up to the rounding of its means).
 
 `AdaptiveAugment` is ADA's controller for that probability (stylegan2-ada-pytorch
 `training/training_loop.py`): it raises p when the discriminator is too sure of the reals.

@@ -252,7 +252,6 @@ def test_bad_arguments(kwargs, message):
 def test_empty_policy_is_the_identity():
     x = images(2, 8, 1)
     for policy in ("", "none", ()):
-        assert diff_augment(x, fixed_draw(np.zeros((2, 0))), policy=policy) is not None
         np.testing.assert_array_equal(np.asarray(diff_augment(x, None, policy=policy)), x)
 
 

@@ -1,23 +1,27 @@
 """Residual GAN networks without normalisation, sized for a CPU (issue 12).
 
 In the spirit of SNGAN's ResNets (Miyato et al. 2018, after Gulrajani et al. 2017: pre-activation
-residual blocks, nearest-neighbour upsampling, average-pool downsampling, 1x1 shortcuts) and of
-R3GAN (Huang et al. 2024, github.com/brownvc/R3GAN `R3GAN/Networks.py`: no normalisation layer
-in either network, the last convolution of every residual branch initialised to zero so that
-each block starts as its shortcut, leaky ReLU 0.2). Where they differ:
+residual blocks with 1x1 shortcuts, nearest-neighbour upsampling and average pooling on the
+shortcuts, a residual block at the lowest resolution) and of R3GAN (Huang et al. 2024,
+github.com/brownvc/R3GAN `R3GAN/Networks.py`: no normalisation layer in either network, the last
+convolution of every residual branch initialised to zero so that each block starts as its
+shortcut, leaky ReLU 0.2). Where they differ:
 
 - SNGAN's generator has BatchNorm; here neither network has any normalisation (R3GAN's choice),
   so an EMA generator needs no batch statistics and replicas are independent.
-- Each block does one 3x3 convolution at the lower and one at the higher resolution (the
-  generator's first convolution before upsampling, the discriminator's second after pooling),
-  where SNGAN does both at the higher one: half the cost, which is what a 2-core CPU allows.
-  Channels follow DCGAN's (`gan_tf.networks.dcgan`): the generator halves them per stage down
-  to `width` at the output, the discriminator doubles them from `width // 2` at the input.
-- R3GAN's blocks are grouped-convolution bottlenecks (1x1, grouped 3x3, 1x1), with low-pass
-  [1, 2, 1] resampling, a learned 4x4 constant input and a linear output; here plain 3x3
-  convolutions, nearest/average resampling (cheaper on a CPU), a Dense projection of the noise,
-  a tanh output in [-1, 1] and a Dense logit over the flattened last feature map, as in
-  `dcgan`. R3GAN's fix-up scaling of the other initialisers is replaced by Keras's defaults.
+- The residual branches resample with learned stride-2 convolutions (a transposed 4x4 in the
+  generator, a 4x4 in the discriminator, next to one 3x3 convolution at the higher resolution)
+  where SNGAN resamples inside the branch and convolves twice at the higher resolution, and
+  R3GAN uses grouped-convolution bottlenecks (1x1, grouped 3x3, 1x1) with low-pass [1, 2, 1]
+  resampling. Stride-1 3x3 convolutions are the slowest kind per operation on a CPU, so each
+  block has only one.
+- The skeleton is `gan_tf.networks.dcgan`'s: a Dense projection of the noise (R3GAN: a learned
+  4x4 constant scaled per channel), the same channel counts (`width` at half the image side,
+  doubled per lower stage), a transposed stride-2 5x5 convolution to the image with a tanh
+  output in [-1, 1] (R3GAN's output is linear), a stride-2 convolution from the image and a
+  Dense logit over the flattened last feature map (SNGAN sums over positions; R3GAN uses a
+  depthwise 4x4 basis). R3GAN's fix-up scaling of the other initialisers is replaced by
+  Keras's defaults; there is one block per stage.
 - Spectral normalisation (SNGAN's) is optional in the discriminator; with it, every kernel is
   normalised and the branches keep their default initialisation (a zero kernel has no
   singular value to normalise by).
