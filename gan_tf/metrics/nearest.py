@@ -31,7 +31,7 @@ def nearest_neighbours(queries, references, k=1, batch_size=256):
     distances are then recomputed exactly in float64 from the differences.
 
     Args:
-      queries: (n, ...) array; rows are flattened to vectors.
+      queries: (n, ...) array; rows are flattened to float32 vectors.
       references: (m, ...) array of the same row size, m >= k.
       k: neighbours per query.
       batch_size: queries per distance-matrix block (memory: batch_size × m floats).
