@@ -144,3 +144,17 @@ def test_a_generator_that_copies_its_training_images_scores_one(run_dir, mnist_d
 def test_nearest_refuses_a_bad_run_dir(tmp_path):
     with pytest.raises(evaluate_cli.EvaluateError, match="is not a directory"):
         evaluate_cli.evaluate_nearest(str(tmp_path / "nope"))
+
+
+def test_nearest_command_reports_a_bad_run_dir_without_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nope'}", "--nearest"],
+                            capture_output=True, text=True, env=env, cwd=repo, timeout=120)
+    assert result.returncode == 1
+    assert "error: --run_dir=" in result.stderr and "is not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
