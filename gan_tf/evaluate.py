@@ -233,7 +233,7 @@ def save_nearest_picture(samples, neighbours, path, headings):
     left = 0
     for group, heading in zip(groups, headings):
         centre = (left + group.shape[1] * tile / 2) / grid.shape[1]
-        figure.text(centre, 1 - 0.12 / figure.get_figheight(), heading, ha="center", va="top", fontsize=7)
+        figure.text(centre, 1 - 0.04 / figure.get_figheight(), heading, ha="center", va="top", fontsize=7)
         left += group.shape[1] * tile
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -311,9 +311,12 @@ def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, ba
     picture = picture or os.path.join(run_dir, "samples", "nearest.png")
     shown = np.argsort(neighbours["pixels"][0][:, 0], kind="stable")[: int(rows)]
     groups = [train[neighbours[space][1][shown]] for space in spaces]
-    headings = ["sample"] + [f"{k} nearest training images, {space}" for space in spaces]
+    headings = ["sample"] + [f"nearest in\n{'pixels' if space == 'pixels' else 'features'}" for space in spaces]
     save_nearest_picture(samples[shown], groups, picture, headings)
     record["picture"] = picture
+    record["picture_layout"] = (f"rows: the {len(shown)} samples nearest to the training set in pixel space; "
+                                f"columns: the sample, then its {k} nearest training images in each of "
+                                f"{', '.join(spaces)}")
     record["seconds"] = round(time.perf_counter() - started, 1)
 
     output = output or os.path.join(run_dir, "eval.json")

@@ -181,7 +181,7 @@ def curve_panels(records):
                  if key not in keys and key not in _NOT_CURVES and isinstance(value, (int, float))]
     losses = [key for key in keys if key.endswith("_loss")]
     penalties = [key for key in keys if key.endswith("_penalty")]
-    outputs = [key for key in keys if re.fullmatch(r"d_(real|fake|wrong)", key)]
+    outputs = [key for key in ("d_real", "d_fake", "d_wrong") if key in keys]
     grouped = set(losses + penalties + outputs)
     # A metric's *_std goes with the metric, as a band, not in a panel of its own.
     others = [key for key in keys if key not in grouped and not (key.endswith("_std") and key[:-4] in keys)]
