@@ -10,12 +10,14 @@ backend is global, and switching it turns inline display off for the session).
 PIL writes the PNGs and the GIF.
 """
 import glob
+import io
 import json
 import math
 import os
 import re
 
 import numpy as np
+from matplotlib.figure import Figure
 
 GAP_VALUE = 255  # white separators: visible on the black backgrounds of MNIST-like data
 RUN_GRID_GAP = 2  # pixels between the tiles of a run's sample grids
@@ -162,12 +164,23 @@ def _number(value):
     return value
 
 
-def new_figure(width, height):
-    """A figure with its own Agg canvas: nothing touches pyplot or the global backend."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+class ShownFigure(Figure):
+    """A `matplotlib.figure.Figure` that a notebook shows as a PNG when it is a cell's value
+    (or passed to `display`), with or without `%matplotlib inline`: IPython renders only
+    pyplot's figures by itself."""
 
-    figure = Figure(figsize=(width, height))
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def new_figure(width, height):
+    """A figure of `width` × `height` inches with its own Agg canvas: nothing touches
+    pyplot or the global backend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = ShownFigure(figsize=(width, height))
     FigureCanvasAgg(figure)
     return figure
 

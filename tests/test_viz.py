@@ -184,3 +184,9 @@ def test_saving_pictures_leaves_pyplot_alone(tmp_path, monkeypatch):
     assert matplotlib.get_backend() == backend
     assert plt.get_fignums() == open_figures  # no pyplot figure left open in a notebook
     assert (tmp_path / "prompts.png").stat().st_size > 0
+
+
+def test_a_returned_figure_renders_as_png_for_notebooks(tmp_path):
+    figure = viz.plot_losses(str(_metrics(tmp_path / "metrics.jsonl")))
+    png = figure._repr_png_()  # what IPython's display calls for a cell's value
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
