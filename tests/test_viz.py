@@ -150,14 +150,16 @@ def _calls_matplotlib_use(tree):
             owner = node.func.value
             if isinstance(owner, ast.Name) and owner.id in ("matplotlib", "mpl"):
                 yield node.lineno
-        if isinstance(node, ast.ImportFrom) and node.module == "matplotlib" and any(a.name == "use" for a in node.names):
+        imports_use = isinstance(node, ast.ImportFrom) and node.module == "matplotlib"
+        if imports_use and any(alias.name == "use" for alias in node.names):
             yield node.lineno
 
 
 def test_no_module_of_gan_tf_calls_matplotlib_use():
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        offenders += [f"{path.relative_to(PACKAGE)}:{line}" for line in _calls_matplotlib_use(ast.parse(path.read_text()))]
+        lines = _calls_matplotlib_use(ast.parse(path.read_text()))
+        offenders += [f"{path.relative_to(PACKAGE)}:{line}" for line in lines]
     assert not offenders, f"matplotlib.use switches a notebook's inline backend off: {offenders}"
     # The scan itself finds such a call.
     assert list(_calls_matplotlib_use(ast.parse("import matplotlib\nmatplotlib.use('Agg')\n"))) == [2]

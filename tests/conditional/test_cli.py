@@ -218,3 +218,10 @@ def test_argument_errors_answer_without_tensorflow(args, message, no_tensorflow,
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_text_run_interpolates_noise_with_one_prompt_fixed(text_run, tmp_path):
+    images, columns = generate.interpolate(text_run, 2, str(tmp_path / "seven.png"), rows=3,
+                                           prompts=["a handwritten seven"])
+    assert columns == 2 and images.shape == (6, 28, 28, 1)
+    assert _png_shape(tmp_path / "seven.png") == (3 * 28, 2 * 28)
