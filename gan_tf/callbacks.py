@@ -71,41 +71,50 @@ class Throughput(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Saves a grid of images from fixed noise every epoch, as PNG and TensorBoard image.
+    """Saves a grid of images from fixed noise every epoch, as PNG and TensorBoard image,
+    and the run's pictures at the end of training.
 
     Args:
-      out_dir: the run directory (writes `samples/epoch_NNNN.png`, `samples/final.png`).
+      out_dir: the run directory (writes `samples/epoch_NNNN.png`, `samples/final.png`,
+        and at the end `samples/progress.gif` and `samples/losses.png`, see
+        `gan_tf.viz.run_pictures`).
       writer: a `tf.summary` writer for the `samples` image, or None.
       num_images: images in the grid.
       seed: seed of the fixed noise, so that grids of different epochs are comparable.
+      gap: pixels between the grid's tiles.
+      upscale: nearest-neighbour enlargement of each tile (2 or 3 for 28×28 images).
     """
 
-    def __init__(self, out_dir, writer=None, num_images=64, seed=0):
+    def __init__(self, out_dir, writer=None, num_images=64, seed=0, gap=viz.RUN_GRID_GAP, upscale=1):
         super().__init__()
+        self.out_dir = out_dir
         self.directory = os.path.join(out_dir, "samples")
         self.writer = writer
         self.num_images = num_images
         self.seed = seed
+        self.gap = gap
+        self.upscale = upscale
 
     def _grid(self):
-        """(images, columns): a conditional GAN's grid has one row per class."""
+        """The uint8 grid picture: a conditional GAN's grid has one row per class."""
         if hasattr(self.model, "sample_grid"):
             images, columns = self.model.sample_grid(self.num_images, seed=self.seed)
-            return images.numpy(), columns
-        return self.model.generate(self.num_images, seed=self.seed).numpy(), None
+            images = images.numpy()
+        else:
+            images, columns = self.model.generate(self.num_images, seed=self.seed).numpy(), None
+        return viz.image_grid(images, columns, gap=self.gap, upscale=self.upscale)
 
     def on_epoch_end(self, epoch, logs=None):
-        images, columns = self._grid()
-        viz.save_grid(images, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), columns)
+        grid = self._grid()
+        viz.save_image(grid, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"))
         if self.writer is not None:
             with self.writer.as_default():
-                grid = viz.image_grid(images, columns)[None]
-                tf.summary.image("samples", grid, step=int(self.model.g_optimizer.iterations.numpy()))
+                tf.summary.image("samples", grid[None], step=int(self.model.g_optimizer.iterations.numpy()))
             self.writer.flush()
 
     def on_train_end(self, logs=None):
-        images, columns = self._grid()
-        viz.save_grid(images, os.path.join(self.directory, "final.png"), columns)
+        viz.save_image(self._grid(), os.path.join(self.directory, "final.png"))
+        viz.run_pictures(self.out_dir)
 
 
 class ScalarLogger(keras.callbacks.Callback):

@@ -122,11 +122,6 @@ def save_prompt_grid(rows, path, title=None):
       path: PNG file.
       title: optional title above the picture.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from gan_tf import viz
 
     columns = len(rows[0][1])
@@ -134,7 +129,9 @@ def save_prompt_grid(rows, path, title=None):
     grid = viz.image_grid(np.concatenate([images for _, images in rows]), columns=columns)
     scale = 0.012  # inches per pixel: 28-pixel images come out about 34 pixels tall at dpi 100
     text_width = 3.2
-    figure = plt.figure(figsize=(text_width + grid.shape[1] * scale, grid.shape[0] * scale + (0.4 if title else 0.1)))
+    # Its own figure and Agg canvas, not pyplot: `matplotlib.use` would switch a notebook's
+    # inline backend off, and a pyplot figure would stay open in the notebook.
+    figure = viz.new_figure(text_width + grid.shape[1] * scale, grid.shape[0] * scale + (0.4 if title else 0.1))
     axis = figure.add_axes([text_width / figure.get_figwidth(), 0.0, 1 - text_width / figure.get_figwidth(),
                             grid.shape[0] * scale / figure.get_figheight()])
     axis.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255,
@@ -149,7 +146,6 @@ def save_prompt_grid(rows, path, title=None):
         figure.suptitle(title, fontsize=9, y=1 - 0.15 / figure.get_figheight())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 

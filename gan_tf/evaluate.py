@@ -8,6 +8,17 @@ Restores the generator from the run directory, scores `--num_samples` generated
 images with the data set's classifier (and InceptionV3 when its weights are
 given or cached), scores held-out real images (the test split) the same way as
 the floor, prints a table and writes `<run_dir>/eval.json`.
+
+    python -m gan_tf.evaluate --run_dir runs/mnist --nearest [--nearest_samples 1000]
+
+`--nearest` asks instead whether the generator copies its training set and draws
+every class: for `--nearest_samples` generated images it finds the nearest training
+images in pixel space and in the classifier's feature space, writes a picture of
+samples beside their neighbours (`<run_dir>/samples/nearest.png`), the memorisation
+score (the share of samples closer to the training set than 95% of held-out real
+images are: ~0.05 for a generator that does not copy, up to 1.0 for one that does;
+see `gan_tf.metrics.nearest`) and the classifier's class histogram of the samples,
+under "nearest" in `<run_dir>/eval.json` (its other entries are kept).
 """
 import json
 import os
@@ -37,6 +48,15 @@ def define_flags():
     flags.DEFINE_string("cache_dir", None, "Reference-statistics cache "
                         "(default: $GAN_TF_CACHE or ~/.cache/gan_tf).")
     flags.DEFINE_string("output", None, "Where to write the JSON (default: <run_dir>/eval.json).")
+    flags.DEFINE_boolean("nearest", False, "Instead of the metrics: nearest training images of generated "
+                         "samples, the memorisation score and the class coverage (see above).")
+    flags.DEFINE_integer("nearest_samples", 1000, "--nearest: generated images (and at most as many "
+                         "held-out real images as the reference).", lower_bound=10)
+    flags.DEFINE_integer("nearest_k", 3, "--nearest: neighbours shown per sample.", lower_bound=1)
+    flags.DEFINE_integer("nearest_rows", 8, "--nearest: samples in the picture (those nearest to "
+                         "the training set).", lower_bound=1)
+    flags.DEFINE_string("nearest_picture", None, "--nearest: PNG file (default: "
+                        "<run_dir>/samples/nearest.png).")
     flags.mark_flag_as_required("run_dir")
 
 
@@ -58,6 +78,17 @@ def check_run_dir(run_dir):
     if not os.path.isfile(os.path.join(run_dir, "config.json")):
         raise EvaluateError(f"--run_dir={run_dir!r} has no config.json; expected the --out_dir "
                             "of a training run, e.g. runs/mnist.")
+
+
+def _restore_checked(run_dir, checkpoint):
+    try:
+        return _restore_gan(run_dir, checkpoint)
+    except Exception as error:  # noqa: BLE001 - any failure here is about the run directory
+        raise EvaluateError(
+            f"--run_dir={run_dir!r}"
+            + (f" --checkpoint={checkpoint!r}" if checkpoint else "")
+            + f": could not restore the generator ({type(error).__name__}: {error})."
+        ) from error
 
 
 def format_table(metrics, floor, num_samples, floor_samples, matched=None):
@@ -99,14 +130,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     from gan_tf.metrics.evaluation import Evaluator
 
     started = time.perf_counter()
-    try:
-        gan, config = _restore_gan(run_dir, checkpoint)
-    except Exception as error:  # noqa: BLE001 - any failure here is about the run directory
-        raise EvaluateError(
-            f"--run_dir={run_dir!r}"
-            + (f" --checkpoint={checkpoint!r}" if checkpoint else "")
-            + f": could not restore the generator ({type(error).__name__}: {error})."
-        ) from error
+    gan, config = _restore_checked(run_dir, checkpoint)
     dataset = config["dataset"]
     data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
     data_dir = data_dir or config.get("data_dir") or None
@@ -146,19 +170,203 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
                      "keras": keras.__version__},
     }
     output = output or os.path.join(run_dir, "eval.json")
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, output)
+    _write_json(record, output)
     record["table"] = format_table(metrics, floor, num_samples, floor_samples, matched)
     record["output"] = output
     return record
 
 
+def _write_json(record, output):
+    """Writes aside and renames, so that a kill never leaves a half-written file."""
+    tmp = output + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, output)
+
+
+def _load_images(dataset, split, config, data_source, data_dir):
+    """A real split as one float32 array (n, H, W, C) in [-1, 1], shaped like the run's images."""
+    import numpy as np
+
+    from gan_tf import data as gan_data
+
+    ds = gan_data.load(dataset, split=split, source=data_source, data_dir=data_dir,
+                       image_size=config.get("image_size") or None, channels=config.get("channels") or None)
+    return np.concatenate(list(ds.batch(4096).as_numpy_iterator()))
+
+
+def _batched_features(extractor, images, batch_size):
+    import numpy as np
+
+    parts = [extractor(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def save_nearest_picture(samples, neighbours, path, headings):
+    """Writes samples beside their neighbours: row i = sample i, then each group's images.
+
+    Args:
+      samples: (r, H, W, C) images in [-1, 1].
+      neighbours: list of (r, k, H, W, C) arrays, one per group (pixel space, features, ...).
+      path: PNG file.
+      headings: one heading per column group: the samples', then each group's.
+    """
+    import numpy as np
+
+    from gan_tf import viz
+
+    rows, height, width = samples.shape[:3]
+    groups = [samples[:, None]] + list(neighbours)
+    columns = sum(g.shape[1] for g in groups)
+    tiles = np.concatenate(groups, axis=1).reshape((rows * columns,) + samples.shape[1:])
+    gap = viz.RUN_GRID_GAP
+    upscale = 2 if height <= 32 else 1
+    grid = viz.image_grid(tiles, columns, gap=gap, upscale=upscale)
+    scale = 0.01  # inches per pixel at dpi 100
+    figure = viz.new_figure(grid.shape[1] * scale, grid.shape[0] * scale + 0.35)
+    axis = figure.add_axes([0, 0, 1, grid.shape[0] * scale / figure.get_figheight()])
+    axis.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255,
+                interpolation="nearest")
+    axis.set_axis_off()
+    tile = width * upscale + gap
+    left = 0
+    for group, heading in zip(groups, headings):
+        centre = (left + group.shape[1] * tile / 2) / grid.shape[1]
+        figure.text(centre, 1 - 0.04 / figure.get_figheight(), heading, ha="center", va="top", fontsize=7)
+        left += group.shape[1] * tile
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, batch_size=500, seed=0,
+                     data_source=None, data_dir=None, output=None, picture=None, verbose=True):
+    """Memorisation and class coverage of a run; returns the record stored under "nearest" in eval.json.
+
+    For `num_samples` generated images (the EMA generator's, when the run has one) and
+    as many held-out real images (the test split; fewer if it is smaller), finds the
+    nearest training images in pixel space and, for data sets with a shipped
+    classifier, in its feature space; scores memorisation against the held-out images
+    (`gan_tf.metrics.nearest.memorisation_score`) and counts the samples' classes.
+
+    Args:
+      run_dir, checkpoint, batch_size, seed, data_source, data_dir: as for `evaluate`.
+      num_samples: generated images (and at most as many held-out ones).
+      k: neighbours per sample in the picture.
+      rows: samples in the picture: those nearest to the training set in pixel space.
+      output: JSON path; default `<run_dir>/eval.json` (other entries kept).
+      picture: PNG path; default `<run_dir>/samples/nearest.png`.
+      verbose: print progress lines.
+    """
+    check_run_dir(run_dir)
+    if int(num_samples) < 10 or int(k) < 1 or int(rows) < 1:
+        raise EvaluateError(f"num_samples={num_samples}, k={k}, rows={rows}: expected num_samples >= 10, "
+                            "k >= 1 and rows >= 1.")
+    import numpy as np
+
+    from gan_tf.metrics import classifier as classifier_lib
+    from gan_tf.metrics import nearest
+
+    started = time.perf_counter()
+    gan, config = _restore_checked(run_dir, checkpoint)
+    dataset = config["dataset"]
+    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
+    data_dir = data_dir or config.get("data_dir") or None
+    train = _load_images(dataset, "train", config, data_source, data_dir)
+    held_out = _load_images(dataset, "test", config, data_source, data_dir)
+    held_out = held_out[np.random.default_rng(seed).permutation(len(held_out))[:num_samples]]
+    samples = np.asarray(gan.generate(num_samples, seed=seed, batch_size=batch_size), np.float32)
+    if samples.shape[1:] != train.shape[1:]:
+        raise EvaluateError(f"generated images of shape {samples.shape[1:]}, training images of shape "
+                            f"{train.shape[1:]}: expected the run's data (--data_source, --data_dir).")
+    if verbose:
+        print(f"Nearest neighbours of {len(samples)} samples and {len(held_out)} held-out images "
+              f"among {len(train)} training images ...")
+    k = min(int(k), len(train))
+    spaces = {"pixels": (samples, held_out, train)}
+    coverage = None
+    if dataset in classifier_lib.CLASSIFIER_DATASETS:
+        extractor = classifier_lib.ClassifierExtractor(dataset)
+        sample_features, sample_probabilities = _batched_features(extractor, samples, batch_size)
+        held_out_features, held_out_probabilities = _batched_features(extractor, held_out, batch_size)
+        train_features, _ = _batched_features(extractor, train, batch_size)
+        spaces[extractor.name] = (sample_features, held_out_features, train_features)
+        coverage = {"extractor": extractor.name,
+                    "generated": nearest.class_coverage(sample_probabilities),
+                    "held_out_real": nearest.class_coverage(held_out_probabilities)}
+    record = {"num_samples": int(len(samples)), "num_held_out": int(len(held_out)),
+              "num_train": int(len(train)), "seed": int(seed), "data_source": data_source,
+              "memorisation": {}, "nearest_distance_median": {}}
+    neighbours = {}
+    for space, (sample_vectors, held_out_vectors, train_vectors) in spaces.items():
+        distances, indices = nearest.nearest_neighbours(sample_vectors, train_vectors, k=k)
+        held_out_distances, _ = nearest.nearest_neighbours(held_out_vectors, train_vectors, k=1)
+        record["memorisation"][space] = nearest.memorisation_score(distances[:, 0], held_out_distances[:, 0])
+        record["nearest_distance_median"][space] = {"generated": float(np.median(distances[:, 0])),
+                                                    "held_out_real": float(np.median(held_out_distances))}
+        neighbours[space] = (distances, indices)
+    record["class_coverage"] = coverage
+
+    picture = picture or os.path.join(run_dir, "samples", "nearest.png")
+    shown = np.argsort(neighbours["pixels"][0][:, 0], kind="stable")[: int(rows)]
+    groups = [train[neighbours[space][1][shown]] for space in spaces]
+    headings = ["sample"] + [f"nearest in\n{'pixels' if space == 'pixels' else 'features'}" for space in spaces]
+    save_nearest_picture(samples[shown], groups, picture, headings)
+    record["picture"] = picture
+    record["picture_layout"] = (f"rows: the {len(shown)} samples nearest to the training set in pixel space; "
+                                f"columns: the sample, then its {k} nearest training images in each of "
+                                f"{', '.join(spaces)}")
+    record["seconds"] = round(time.perf_counter() - started, 1)
+
+    output = output or os.path.join(run_dir, "eval.json")
+    previous = {}
+    if os.path.isfile(output):
+        with open(output) as f:
+            previous = json.load(f)
+    _write_json({**previous, "nearest": record}, output)
+    record["output"] = output
+    return record
+
+
+def format_nearest(record):
+    """A short Markdown summary of `evaluate_nearest`'s record."""
+    lines = ["| space | memorisation score | median nearest distance: generated | held-out real |",
+             "|---|---|---|---|"]
+    for space, score in record["memorisation"].items():
+        median = record["nearest_distance_median"][space]
+        lines.append(f"| {space} | {score['score']:.3f} | {median['generated']:.4g} | {median['held_out_real']:.4g} |")
+    lines.append(f"\nMemorisation score: share of samples closer to their nearest training image than "
+                 f"{100 - next(iter(record['memorisation'].values()))['percentile']:.0f}% of held-out real "
+                 "images are (held-out real images: ~0.05; copies: 1.0).")
+    coverage = record["class_coverage"]
+    if coverage:
+        generated = coverage["generated"]
+        lines.append(f"Class coverage ({coverage['extractor']}): largest class share "
+                     f"{generated['largest_share']:.3f}, smallest {generated['smallest_share']:.3f} "
+                     f"(held-out real: {coverage['held_out_real']['largest_share']:.3f} / "
+                     f"{coverage['held_out_real']['smallest_share']:.3f})"
+                     + (f"; classes never drawn: {generated['missing_classes']}" if generated["missing_classes"]
+                        else "") + ".")
+    return "\n".join(lines)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.nearest:
+        try:
+            record = evaluate_nearest(
+                FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.nearest_samples,
+                k=FLAGS.nearest_k, rows=FLAGS.nearest_rows, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+                data_source=FLAGS.data_source, data_dir=FLAGS.data_dir, output=FLAGS.output,
+                picture=FLAGS.nearest_picture)
+        except (ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(format_nearest(record))
+        print(f"\nWrote {record['picture']} and {record['output']} ({record['seconds']:.0f} s).")
+        return 0
     try:
         record = evaluate(
             FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.num_samples,

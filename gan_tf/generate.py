@@ -1,35 +1,81 @@
-"""Draws images from a trained run: `python -m gan_tf.generate --run_dir RUN --prompt "a handwritten seven"`.
+"""Draws images from a trained run: samples, prompts, labels, and walks through the latent space.
 
     python -m gan_tf.generate --run_dir runs/text_to_image_mnist --prompt "a handwritten seven" --n 16 --out seven.png
     python -m gan_tf.generate --run_dir runs/mnist_projection --label 7 --n 16 --out seven.png
     python -m gan_tf.generate --run_dir runs/mnist --n 64 --out samples.png      # unconditional run
+    python -m gan_tf.generate --run_dir runs/mnist --interpolate 10 --out walk.png [--linear] [--gif]
 
 Text runs take `--prompt`, class-conditional runs `--label`, unconditional runs neither.
-Everything that can be checked without TensorFlow (the run directory, the label's
-range, the prompt's words and length) is checked first; a mistake is reported in one
-line naming the value and what was expected, with exit status 1.
+
+`--interpolate N` draws `--rows` paths of N images each between two random noise
+vectors (spherical interpolation; `--linear` for straight lines); `--gif` writes the
+walk as an animated GIF instead (`--out X.gif`). On a class-conditional run it draws
+one row per class, every row the same noise path, or with `--label A` holds class A
+fixed, or with `--label A --label B` moves the class embedding from A to B with the
+noise of each row fixed. On a text run, `--prompt P` holds the prompt fixed and two
+`--prompt`s move the caption encoding from the first to the second.
+
+Everything that can be checked without TensorFlow (the flags, the run directory, the
+label's range, the prompt's words and length) is checked first; a mistake is reported
+in one line naming the value and what was expected, with exit status 1.
 """
-import argparse
 import json
 import math
 import os
 import sys
+
+from absl import flags
+
+# Its own flag set, not absl's global FLAGS: importing this module (tests, notebooks,
+# other commands) defines no global flags, and `main` can parse several times.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("run_dir", None, "Run directory of a training run (has config.json).", flag_values=FLAGS)
+flags.DEFINE_multi_string("prompt", None, "Text runs: the description to draw, e.g. 'a handwritten seven'; "
+                          "twice with --interpolate: interpolate between the two.", flag_values=FLAGS)
+flags.DEFINE_multi_integer("label", None, "Class-conditional runs: the class to draw (0-based); twice with "
+                           "--interpolate: interpolate between the two classes.", flag_values=FLAGS)
+flags.DEFINE_integer("n", 16, "Number of images.", lower_bound=None, flag_values=FLAGS)
+flags.DEFINE_string("out", "generated.png", "PNG file for the grid of images (.gif with --gif).", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Seed of the noise: same seed, same images.", flag_values=FLAGS)
+flags.DEFINE_string("checkpoint", None, "Checkpoint file (default: the run's newest).", flag_values=FLAGS)
+flags.DEFINE_integer("interpolate", 0, "Images per interpolation path, endpoints included (>= 2); 0: plain "
+                     "samples.", flag_values=FLAGS)
+flags.DEFINE_integer("rows", 8, "With --interpolate: number of paths (rows); a class run without --label "
+                     "has one row per class.", flag_values=FLAGS)
+flags.DEFINE_boolean("linear", False, "With --interpolate: linear instead of spherical interpolation of the "
+                     "noise.", flag_values=FLAGS)
+flags.DEFINE_boolean("gif", False, "With --interpolate: write the walk as an animated GIF (--out X.gif).",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("gap", 0, "Pixels between the grid's tiles.", flag_values=FLAGS)
+flags.DEFINE_integer("upscale", 1, "Enlarge each image by this factor (nearest neighbour; 2-3 for 28x28).",
+                     flag_values=FLAGS)
+flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
+
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
+PROGRAM = "python -m gan_tf.generate"
 
 
 class GenerateError(ValueError):
     """A problem with the command line or the run directory."""
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m gan_tf.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("--run_dir", required=True, help="Run directory of a training run (has config.json).")
-    parser.add_argument("--prompt", help="Text runs: the description to draw, e.g. 'a handwritten seven'.")
-    parser.add_argument("--label", type=int, help="Class-conditional runs: the class to draw (0-based).")
-    parser.add_argument("--n", type=int, default=16, help="Number of images (default 16).")
-    parser.add_argument("--out", default="generated.png", help="PNG file for the grid of images.")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the noise: same seed, same images.")
-    parser.add_argument("--checkpoint", help="Checkpoint file (default: the run's newest).")
-    return parser
+def usage():
+    """The `--help` text: this module's docstring and its flags with their defaults."""
+    modules = [name for name in FLAGS.flags_by_module_dict() if not name.startswith("absl.")]
+    listing = "\n".join(FLAGS.module_help(name).strip().split("\n", 1)[-1] for name in modules)
+    return f"{__doc__}\nflags:\n{listing}\n"
+
+
+def parse(argv):
+    """Parses command-line arguments (without the program name); raises `GenerateError`."""
+    FLAGS.unparse_flags()
+    try:
+        rest = FLAGS([PROGRAM, *argv])
+    except flags.Error as error:
+        raise GenerateError(f"{error} (see {PROGRAM} --help).") from None
+    if len(rest) > 1:
+        raise GenerateError(f"unexpected arguments {rest[1:]}: every option is a --flag (see {PROGRAM} --help).")
+    return FLAGS
 
 
 def read_run(run_dir):
@@ -44,6 +90,21 @@ def read_run(run_dir):
         return json.load(f)
 
 
+def _recorded_vocabulary(run_dir, dataset):
+    """The vocabulary a text run was trained with (its text.json), else the data set's.
+
+    Read here rather than through `gan_tf.experiments.conditional.load_text`, which
+    imports the networks (and TensorFlow): prompts are checked before that.
+    """
+    from gan_tf.text import Vocabulary, caption_set, caption_vocabulary
+
+    path = os.path.join(run_dir, "text.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return Vocabulary.from_dict(json.load(f)["vocabulary"])
+    return caption_vocabulary(caption_set(dataset))
+
+
 def check_request(run_dir, record, prompt=None, label=None, n=16):
     """Checks a request against the run without TensorFlow; returns a short description of it.
 
@@ -51,8 +112,8 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
       GenerateError: the request does not fit the run (wrong kind of condition, label
         out of range, unknown words, ...).
     """
-    flags = record["flags"]
-    conditional, is_text = flags.get("conditional", "none"), flags.get("text", False)
+    flags_ = record["flags"]
+    conditional, is_text = flags_.get("conditional", "none"), flags_.get("text", False)
     if n < 1:
         raise GenerateError(f"--n={n}: expected a positive number of images.")
     if conditional == "none":
@@ -73,13 +134,10 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
             raise GenerateError(
                 f"run {run_dir!r} is a text-to-image run: expected --prompt, e.g. 'a handwritten seven'."
             )
-        from gan_tf.experiments.conditional import load_text
-        from gan_tf.text import PromptError, caption_set, caption_vocabulary
+        from gan_tf.text import PromptError
 
-        recorded = load_text(run_dir)
-        vocabulary = recorded[1] if recorded else caption_vocabulary(caption_set(flags["dataset"]))
         try:
-            vocabulary.check(prompt)
+            _recorded_vocabulary(run_dir, flags_["dataset"]).check(prompt)
         except PromptError as error:
             raise GenerateError(str(error)) from None
         return f"prompt {prompt!r}"
@@ -98,36 +156,165 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
     return f"label {label}"
 
 
-def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0, checkpoint=None):
-    """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
-    record = read_run(run_dir)
-    what = check_request(run_dir, record, prompt, label, n)
+def check_interpolation(run_dir, record, steps, rows=8, labels=(), prompts=()):
+    """Checks an `--interpolate` request without TensorFlow; returns (kind, description).
+
+    kind is "noise" (condition, if any, fixed), "classes" (a class run, one row per
+    class) or "conditions" (between two labels or two prompts).
+    """
+    labels, prompts = list(labels or ()), list(prompts or ())
+    if steps < 2:
+        raise GenerateError(f"--interpolate={steps}: expected at least 2 images per path (both endpoints).")
+    if rows < 1:
+        raise GenerateError(f"--rows={rows}: expected a positive number of paths.")
+    given = labels or prompts
+    if len(given) > 2:
+        name = "--label" if labels else "--prompt"
+        raise GenerateError(f"{name} given {len(given)} times: expected one (held fixed) or two (interpolated).")
+    flags_ = record["flags"]
+    if labels and prompts:
+        check_request(run_dir, record, prompts[0], labels[0])  # raises: only one kind fits a run
+    if not given and flags_.get("conditional", "none") != "none" and not flags_.get("text", False):
+        return "classes", f"{record['data'].get('num_classes')} classes, one noise path shared by all"
+    if not given:
+        check_request(run_dir, record)
+        return "noise", f"{rows} noise paths"
+    for value in given:
+        if labels:
+            check_request(run_dir, record, label=value)
+        else:
+            check_request(run_dir, record, prompt=value)
+    shown = [repr(v) if prompts else f"label {v}" for v in given]
+    if len(given) == 1:
+        return "noise", f"{rows} noise paths with {shown[0]} fixed"
+    return "conditions", f"{rows} rows from {shown[0]} to {shown[1]}, the noise of each row fixed"
+
+
+def _check_output(out, checkpoint, suffix):
     out_parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_parent):
         raise GenerateError(f"--out={out!r}: the directory {out_parent!r} does not exist.")
-    if not out.lower().endswith(".png"):
-        raise GenerateError(f"--out={out!r}: expected a .png file name.")
+    if not out.lower().endswith(suffix):
+        raise GenerateError(f"--out={out!r}: expected a {suffix} file name.")
     if checkpoint is not None and not os.path.isfile(checkpoint):
         raise GenerateError(f"--checkpoint={checkpoint!r} is not a file.")
+
+
+def _check_layout(gap, upscale):
+    for name, value, low in (("--gap", gap, 0), ("--upscale", upscale, 1)):
+        if value < low:
+            raise GenerateError(f"{name}={value}: expected an integer >= {low}.")
+
+
+def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0, checkpoint=None, gap=0,
+             upscale=1):
+    """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
+    record = read_run(run_dir)
+    what = check_request(run_dir, record, prompt, label, n)
+    _check_output(out, checkpoint, ".png")
+    _check_layout(gap, upscale)
 
     from gan_tf import viz
     from gan_tf.experiments.runner import restore_gan
 
     gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
     images = gan.generate(n, seed=seed, labels=label, prompts=prompt).numpy()
-    viz.save_grid(images, out, columns=math.ceil(math.sqrt(n)))
+    viz.save_grid(images, out, columns=math.ceil(math.sqrt(n)), gap=gap, upscale=upscale)
     print(f"Wrote {out}: {n} images for {what} from {run_dir}.")
     return images
 
 
+def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=False, gif=False, labels=(),
+                prompts=(), checkpoint=None, gap=0, upscale=1):
+    """Writes an interpolation grid (or a GIF of the walk) from a run; returns (images, columns).
+
+    Args:
+      run_dir: the training run's --out_dir.
+      steps: images per path, endpoints included.
+      out: a .png file (.gif with `gif`).
+      rows: paths (ignored by a class run without labels: one row per class).
+      seed: seed of the endpoints.
+      linear: straight lines instead of slerp between noise vectors.
+      gif: write the walk as an animated GIF, one frame per step, back and forth.
+      labels, prompts: none, one (held fixed) or two (interpolated between) conditions.
+      checkpoint: checkpoint file (default: the newest).
+      gap, upscale: grid layout (`gan_tf.viz.image_grid`).
+    """
+    record = read_run(run_dir)
+    kind, what = check_interpolation(run_dir, record, steps, rows, labels, prompts)
+    _check_output(out, checkpoint, ".gif" if gif else ".png")
+    _check_layout(gap, upscale)
+
+    import numpy as np
+
+    from gan_tf import latent, viz
+    from gan_tf.experiments.runner import restore_gan
+
+    gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
+    conditions = list(labels or ()) or [gan.conditioning.encode([p])[0] for p in prompts or ()]
+    if kind == "classes":
+        images, columns = latent.class_interpolation_grid(gan, steps, seed=seed, spherical=not linear)
+    elif kind == "noise":
+        condition = conditions[0] if conditions else None
+        images, columns = latent.interpolation_grid(gan, steps, rows, seed, not linear, condition)
+    else:
+        images, columns = latent.condition_interpolation_grid(gan, conditions[0], conditions[1], steps, rows, seed)
+    if gif:
+        frames = latent.walk_frames(images, columns)
+        per_row = math.ceil(math.sqrt(len(frames[0])))
+        viz.save_gif([viz.image_grid(f, per_row, gap=gap, upscale=upscale) for f in frames], out,
+                     frame_ms=120, last_frame_ms=120)
+    else:
+        viz.save_grid(images, out, columns=columns, gap=gap, upscale=upscale)
+    print(f"Wrote {out}: {'a walk of ' if gif else ''}{len(images) // columns} × {columns} images "
+          f"({what}; {'linear' if linear or kind == 'conditions' else 'spherical'} interpolation) from {run_dir}.")
+    return np.asarray(images), columns
+
+
+def _single(values, name):
+    values = list(values or ())
+    if len(values) > 1:
+        raise GenerateError(f"{name} given {len(values)} times: expected one (two only with --interpolate).")
+    return values[0] if values else None
+
+
 def main(argv=None):
-    """Command-line entry point; returns the exit status (1 for a user error, with no traceback)."""
-    args = _parser().parse_args(argv)
+    """Command-line entry point; returns the exit status (1 for a user error, with no traceback).
+
+    `--help`, flag mistakes and every check of the request against the run answer
+    before TensorFlow is imported.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(arg in HELP_FLAGS for arg in argv):
+        print(usage())
+        return 0
+    try:
+        args = parse(argv)
+        record = read_run(args.run_dir)
+        if args.interpolate:
+            check_interpolation(args.run_dir, record, args.interpolate, args.rows, args.label, args.prompt)
+            _check_output(args.out, args.checkpoint, ".gif" if args.gif else ".png")
+        else:
+            if args.gif or args.linear:
+                raise GenerateError(f"--{'gif' if args.gif else 'linear'} needs --interpolate N.")
+            label, prompt = _single(args.label, "--label"), _single(args.prompt, "--prompt")
+            check_request(args.run_dir, record, prompt, label, args.n)
+            _check_output(args.out, args.checkpoint, ".png")
+        _check_layout(args.gap, args.upscale)
+    except GenerateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan_tf.experiments.runner import USER_ERRORS  # TensorFlow loads here
 
     try:
-        generate(args.run_dir, args.prompt, args.label, args.n, args.out, args.seed, args.checkpoint)
+        if args.interpolate:
+            interpolate(args.run_dir, args.interpolate, args.out, args.rows, args.seed, args.linear, args.gif,
+                        args.label, args.prompt, args.checkpoint, args.gap, args.upscale)
+        else:
+            generate(args.run_dir, prompt, label, args.n, args.out, args.seed, args.checkpoint, args.gap,
+                     args.upscale)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

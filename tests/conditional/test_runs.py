@@ -14,10 +14,21 @@ def test_class_run_draws_one_row_per_class(class_run):
     record = json.load(open(os.path.join(class_run, "config.json")))
     assert record["flags"]["conditional"] == "projection" and record["data"]["num_classes"] == 10
     grid = matplotlib.image.imread(os.path.join(class_run, "samples", "final.png"))
-    assert grid.shape[:2] == (10 * 28, 2 * 28)  # sample_grid=20: 10 classes × 2 columns
+    gap = 2  # the thin gap between tiles of a run's grids
+    assert grid.shape[:2] == (10 * 28 + 9 * gap, 2 * 28 + gap)  # sample_grid=20: 10 classes × 2 columns
     gan, flags = restore_gan(class_run)
     assert gan.conditioning.kind == "class" and gan.conditioning.mode == "projection"
     assert gan.generate(3, labels=4, seed=0).shape == (3, 28, 28, 1)
+
+
+def test_a_run_leaves_its_progress_gif_and_loss_curves(class_run):
+    from PIL import Image
+
+    samples = os.path.join(class_run, "samples")
+    with Image.open(os.path.join(samples, "progress.gif")) as gif:
+        assert gif.n_frames == len([n for n in os.listdir(samples) if n.startswith("epoch_")]) == 1
+    with Image.open(os.path.join(samples, "losses.png")) as picture:
+        assert picture.format == "PNG"
 
 
 def test_text_run_records_its_captions_and_logs_the_mismatch_term(text_run):
