@@ -203,7 +203,7 @@ def run_summary(out_dir, epochs, seconds=None, metrics=None):
     """The closing lines of a run: final metrics, where its pictures and checkpoints are,
     and how to open TensorBoard. Lists only files that exist."""
     took = f" in {format_duration(seconds)}" if seconds is not None else ""
-    lines = [f"Finished {epochs} epochs{took}: {out_dir}"]
+    lines = [f"Finished {epochs} epoch{'s' if epochs != 1 else ''}{took}: {out_dir}"]
     if metrics:
         lines.append(f"  final metrics: {metrics_line(metrics)}")
     pictures = (
