@@ -183,7 +183,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
             if int(value) != value or value < 0:
                 raise ValueError(f"{name}={value!r}: expected an integer >= 0 (0 = off).")
         self.log_dir = log_dir
-        self.hparams = dict(hparams or {})
+        # The HParams dashboard takes bool, int, float and str values only.
+        self.hparams = {key: value if isinstance(value, (bool, int, float, str)) else str(value)
+                        for key, value in (hparams or {}).items()}
         self.every_steps = int(every_steps)
         self.image_every_steps = int(image_every_steps)
         self.batch_size = batch_size
