@@ -102,7 +102,7 @@ class RunProgress(keras.callbacks.Callback):
     # ------------------------------------------------------------------ timing
     @property
     def steps_left(self):
-        return (self.epochs - self._epoch - 1) * self.steps_per_epoch + self.steps_per_epoch - self._epoch_steps
+        return (self.epochs - self._epoch - 1) * self.steps_per_epoch + self._epoch_length - self._epoch_steps
 
     def run_eta(self):
         """Seconds until the run's last step, at this session's pace since its first step."""
@@ -118,10 +118,10 @@ class RunProgress(keras.callbacks.Callback):
             self._drawn = 0
 
     def bar_text(self):
-        done = self._epoch_steps / max(self.steps_per_epoch, 1)
-        filled = int(done * self.width)
+        done = self._epoch_steps / max(self._epoch_length, 1)
+        filled = min(self.width, int(done * self.width))
         text = (f"epoch {self._epoch + 1}/{self.epochs} [{'=' * filled}{'.' * (self.width - filled)}] "
-                f"{self._epoch_steps}/{self.steps_per_epoch}")
+                f"{self._epoch_steps}/{self._epoch_length}")
         eta = self.run_eta()
         if eta is not None:
             text += f"  run ETA {format_duration(eta)}"
@@ -141,11 +141,14 @@ class RunProgress(keras.callbacks.Callback):
 
     # --------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
-        self._started = self.clock()
-        self._first_step_end = None
-        self._steps_done = 0
+        # A run may call fit more than once (a resume inside an epoch first fits the rest of
+        # that epoch): the pace is kept across calls, only the epoch state starts afresh.
+        if not hasattr(self, "_steps_done"):
+            self._first_step_end = None
+            self._steps_done = 0
         self._epoch = self.initial_epoch
         self._epoch_steps = 0
+        self._epoch_length = self.steps_per_epoch
         self._last_draw = -math.inf
         if self.bar:
             # Every handler that may write to the terminal clears the bar first.
@@ -164,6 +167,8 @@ class RunProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epoch_steps = 0
+        # fit's own step count: shorter than steps_per_epoch for the rest of a resumed epoch.
+        self._epoch_length = int((self.params or {}).get("steps") or self.steps_per_epoch)
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_done += 1
@@ -171,7 +176,7 @@ class RunProgress(keras.callbacks.Callback):
         if self._first_step_end is None:
             self._first_step_end = self.clock()
         if self.bar and (self.clock() - self._last_draw >= self.redraw_seconds
-                         or self._epoch_steps == self.steps_per_epoch):
+                         or self._epoch_steps == self._epoch_length):
             self._draw()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -117,3 +117,25 @@ def test_the_summary_lists_what_exists(tmp_path):
     bare = progress.run_summary(str(tmp_path / "empty"), 1)
     assert bare.splitlines() == [f"Finished 1 epoch: {tmp_path / 'empty'}",
                                  f"  TensorBoard: tensorboard --logdir {tmp_path / 'empty'}/logs"]
+
+
+def test_a_second_fit_keeps_the_pace_and_a_short_epoch_counts_its_own_steps():
+    # A resume inside epoch 2 of 3 (10 steps an epoch, 4 done): fit the last 6 steps of
+    # epoch 2, then epoch 3 in a second fit.
+    callback, clock, _ = _progress(epochs=3, initial_epoch=1, steps=10)
+    callback.set_params({"epochs": 2, "steps": 6})
+    callback.on_train_begin()
+    callback.on_epoch_begin(1)
+    for batch in range(6):
+        clock.now += 3.0
+        callback.on_train_batch_end(batch)
+    assert callback.steps_left == 10
+    assert callback.run_eta() == pytest.approx(10 * 3.0)
+    callback.on_epoch_end(1, {})
+    callback.on_train_end()
+    callback.set_params({"epochs": 3, "steps": 10})
+    callback.on_train_begin()
+    callback.on_epoch_begin(2)
+    clock.now += 3.0
+    callback.on_train_batch_end(0)
+    assert callback.run_eta() == pytest.approx(9 * 3.0)  # 7 steps timed over 21 s, across both fits
