@@ -59,7 +59,8 @@ def check_request(run_dir, out=None, checkpoint=None):
     else:
         directory = os.path.join(run_dir, "checkpoints")
         if not os.path.isdir(directory) or not any(name.endswith(".npz") for name in os.listdir(directory)):
-            raise ExportError(f"--run_dir={run_dir!r} has no checkpoint yet: train it first (or wait for its first epoch).")
+            raise ExportError(
+                f"--run_dir={run_dir!r} has no checkpoint yet: train it first (or wait for its first epoch).")
     out = out or os.path.join(run_dir, "export")
     if os.path.exists(out) and not os.path.isdir(out):
         raise ExportError(f"--out={out!r} is a file: expected a directory to write into.")

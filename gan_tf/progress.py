@@ -193,7 +193,8 @@ class RunProgress(keras.callbacks.Callback):
         if eta is not None and epoch + 1 < self.epochs:
             line += f"  run ETA {format_duration(eta)}"
         self._print(line)
-        metrics = {key: value for key, value in logs.items() if key not in tracked and key not in SPEED_KEYS + OPTIMIZER_KEYS}
+        not_metrics = set(tracked) | set(SPEED_KEYS) | set(OPTIMIZER_KEYS)
+        metrics = {key: value for key, value in logs.items() if key not in not_metrics}
         if metrics:
             self._print("  eval  " + metrics_line(metrics))
 
