@@ -117,21 +117,206 @@ class SampleGrid(keras.callbacks.Callback):
         viz.run_pictures(self.out_dir)
 
 
-class ScalarLogger(keras.callbacks.Callback):
-    """Writes chosen per-epoch logs as TensorBoard scalars under their own names."""
+# Log key -> TensorBoard tag. The part before "/" is the dashboard's section, so related
+# scalars sit together; keys not listed go under `loss/` (a *_loss key) or `train/`.
+TAGS = {
+    "d_loss": "loss/d",
+    "g_loss": "loss/g",
+    "d_real": "discriminator/real",
+    "d_fake": "discriminator/fake",
+    "d_wrong": "discriminator/wrong",
+    "gradient_penalty": "penalty/gradient_penalty",
+    "r1_penalty": "penalty/r1",
+    "r2_penalty": "penalty/r2",
+    "augment_p": "augment/p",
+    "images_per_second": "speed/images_per_second",
+    "ms_per_step": "speed/ms_per_step",
+}
 
-    def __init__(self, writer, keys):
+# Charts of the Custom Scalars dashboard: title -> tag regex. Scalars that are read
+# against each other (D against G, real against fake) share one chart.
+CHARTS = (
+    ("losses: d and g", r"loss/(d|g)$"),
+    ("discriminator output: real and fake", r"discriminator/.*"),
+    ("learning rates", r"optimizer/.*_lr$"),
+    ("augmentation probability", r"augment/p$"),
+    ("images per second", r"speed/images_per_second$"),
+)
+
+
+def tensorboard_tag(key):
+    """The TensorBoard tag of a log key (see `TAGS`)."""
+    if key in TAGS:
+        return TAGS[key]
+    return f"loss/{key[: -len('_loss')]}" if key.endswith("_loss") else f"train/{key}"
+
+
+def fixed_noise_grid(model, num_images, seed):
+    """(images, columns) of the fixed-noise grid; a conditional GAN's has one row per class."""
+    if hasattr(model, "sample_grid"):
+        images, columns = model.sample_grid(num_images, seed=seed)
+        return np.asarray(images), columns
+    return np.asarray(model.generate(num_images, seed=seed)), None
+
+
+def _scalar(value):
+    return float(np.ravel(np.asarray(value, dtype=np.float64))[0])
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """TensorBoard record of a GAN run, under `log_dir`:
+
+    - `train/`: the step's scalars every `every_steps` steps (grouped by `tensorboard_tag`:
+      `loss/d`, `loss/g`, `discriminator/real`, ...), `optimizer/d_lr`, `optimizer/g_lr`,
+      `speed/images_per_second` over the last interval, and the fixed-noise grid
+      `samples` every `image_every_steps` steps (0: the `SampleGrid` callback writes it
+      once an epoch with this logger's `train_writer`);
+    - `epoch/`: the same tags as epoch means, once an epoch (the epoch's speed included);
+    - the log directory itself: the run's flags for the HParams dashboard and a
+      Custom Scalars layout that puts `loss/d` and `loss/g` on one chart (`CHARTS`).
+    Evaluation metrics are written by `gan_tf.metrics.EvaluationCallback` under `eval/`.
+
+    Args:
+      log_dir: the run's `logs/` directory.
+      hparams: dict of flag values (bool, int, float or str) for the HParams dashboard, or None.
+      every_steps: scalars every N training steps (0 = once an epoch only).
+      image_every_steps: the sample grid every N steps (0 = not by this callback).
+      batch_size: global batch size, for images per second.
+      num_images, seed: the fixed-noise grid (as `SampleGrid`'s).
+    """
+
+    def __init__(self, log_dir, hparams=None, every_steps=50, image_every_steps=0, batch_size=None,
+                 num_images=64, seed=0):
         super().__init__()
-        self.writer = writer
-        self.keys = tuple(keys)
+        for name, value in (("every_steps", every_steps), ("image_every_steps", image_every_steps)):
+            if int(value) != value or value < 0:
+                raise ValueError(f"{name}={value!r}: expected an integer >= 0 (0 = off).")
+        self.log_dir = log_dir
+        # The HParams dashboard takes bool, int, float and str values only.
+        self.hparams = {key: value if isinstance(value, (bool, int, float, str)) else str(value)
+                        for key, value in (hparams or {}).items()}
+        self.every_steps = int(every_steps)
+        self.image_every_steps = int(image_every_steps)
+        self.batch_size = batch_size
+        self.num_images = num_images
+        self.seed = seed
+        self.train_writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        self._epoch_writer = tf.summary.create_file_writer(os.path.join(log_dir, "epoch"))
+
+    # The optimizers' current values: a schedule or a learning-rate callback may change them.
+    def _learning_rates(self):
+        rates = {}
+        for tag, name in (("optimizer/d_lr", "d_optimizer"), ("optimizer/g_lr", "g_optimizer")):
+            optimizer = getattr(self.model, name, None)
+            if optimizer is not None:
+                rates[tag] = _scalar(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return rates
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.model.g_optimizer.iterations.numpy())
+        self._interval_start = None  # set after this session's first step: tracing is not speed
+        self._interval_steps = 0
+        self._write_run_description()
+
+    def _write_run_description(self):
+        from tensorboard.plugins.custom_scalar import layout_pb2
+        from tensorboard.plugins.custom_scalar import summary as custom_scalar_summary
+        from tensorboard.plugins.hparams import api as hp
+
+        writer = tf.summary.create_file_writer(self.log_dir)
+        layout = layout_pb2.Layout(category=[layout_pb2.Category(
+            title="GAN",
+            chart=[
+                layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=[regex]))
+                for title, regex in CHARTS
+            ],
+        )])
+        with writer.as_default():
+            tf.summary.experimental.write_raw_pb(
+                custom_scalar_summary.pb(layout).SerializeToString(), step=self._step)
+            if self.hparams:
+                hp.hparams_config(
+                    hparams=[hp.HParam(name) for name in self.hparams],
+                    metrics=[hp.Metric(tag, group="epoch", display_name=f"{tag} (epoch mean)")
+                             for tag in ("loss/d", "loss/g", "discriminator/real", "discriminator/fake")],
+                )
+                hp.hparams(self.hparams, trial_id=os.path.basename(os.path.dirname(os.path.abspath(self.log_dir))))
+        writer.close()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        self._interval_steps += 1
+        if self._interval_start is None:
+            self._interval_start, self._interval_steps = time.perf_counter(), 0
+        if self.every_steps and self._step % self.every_steps == 0:
+            self._write_step_scalars(logs or {})
+        if self.image_every_steps and self._step % self.image_every_steps == 0:
+            self._write_samples()
+
+    def _write_step_scalars(self, logs):
+        with self.train_writer.as_default():
+            for key, value in logs.items():
+                tf.summary.scalar(tensorboard_tag(key), _scalar(value), step=self._step)
+            for tag, rate in self._learning_rates().items():
+                tf.summary.scalar(tag, rate, step=self._step)
+            seconds = time.perf_counter() - self._interval_start
+            if self.batch_size and self._interval_steps and seconds > 0:
+                tf.summary.scalar(tensorboard_tag("images_per_second"),
+                                  self._interval_steps * self.batch_size / seconds, step=self._step)
+        self._interval_start, self._interval_steps = time.perf_counter(), 0
+        self.train_writer.flush()
+
+    def _write_samples(self):
+        images, columns = fixed_noise_grid(self.model, self.num_images, self.seed)
+        with self.train_writer.as_default():
+            tf.summary.image("samples", viz.image_grid(images, columns)[None], step=self._step)
+        self.train_writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
-        step = int(self.model.g_optimizer.iterations.numpy())
-        with self.writer.as_default():
-            for key in self.keys:
-                if key in logs:
-                    tf.summary.scalar(key, float(np.ravel(logs[key])[0]), step=step)
-        self.writer.flush()
+        # Epoch means of what the model tracks and the epoch's speed; evaluation metrics
+        # in the same logs are EvaluationCallback's to write.
+        keys = list(getattr(self.model, "trackers", {})) + ["images_per_second", "ms_per_step"]
+        with self._epoch_writer.as_default():
+            for key in keys:
+                if key in (logs or {}):
+                    tf.summary.scalar(tensorboard_tag(key), _scalar(logs[key]), step=self._step)
+            for tag, rate in self._learning_rates().items():
+                tf.summary.scalar(tag, rate, step=self._step)
+        self._epoch_writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.train_writer.flush()
+        self._epoch_writer.flush()
+
+    def close(self):
+        self.train_writer.close()
+        self._epoch_writer.close()
+
+
+class LiveGrid(keras.callbacks.Callback):
+    """Shows the newest fixed-noise grid in a notebook, updated in place every epoch.
+
+    Reads `samples/epoch_NNNN.png`, which `SampleGrid` writes earlier in the same callback
+    list (the runner puts user callbacks after it), so no extra generator pass is made.
+    """
+
+    def __init__(self, run_dir, display_id="gan_tf_live_grid"):
+        super().__init__()
+        self.directory = os.path.join(run_dir, "samples")
+        self.display_id = display_id
+        self._handle = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from IPython.display import Image, display
+
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
+        if not os.path.exists(path):
+            return
+        image = Image(filename=path)
+        if self._handle is None:
+            self._handle = display(image, display_id=self.display_id)
+        else:
+            self._handle.update(image)
 
 
 class MetricsJsonl(keras.callbacks.Callback):

@@ -14,6 +14,9 @@ from gan_tf.data.base import DataError, DataInfo, SourceUnavailable
 
 _MODULES = {m.NAME: m for m in (mnist, fashion_mnist, celeba, images)}
 DATASETS = tuple(_MODULES)
+# Which sources this process has already reported: a run loads its data again for the
+# evaluation's reference statistics, and the same lines a second time only add noise.
+_REPORTED = set()
 
 
 def _module(name):
@@ -105,13 +108,15 @@ def load(name, split="train", source="auto", data_dir=None, with_labels=False, r
     order = module.SOURCES if source == "auto" else (source,)
     tried = []
     loaded = None
+    report = logging.debug if (name, split, source, data_dir) in _REPORTED else logging.info
+    _REPORTED.add((name, split, source, data_dir))
     for candidate in order:
         start = time.monotonic()
         try:
             loaded = module.load_source(candidate, split, data_dir, size, channels, strict)
         except SourceUnavailable as e:
-            logging.info("Data %s/%s: source %r unavailable (%.2f s): %s", name, split, candidate,
-                         time.monotonic() - start, e)
+            report("Data %s/%s: source %r unavailable (%.2f s): %s", name, split, candidate,
+                   time.monotonic() - start, e)
             tried.append((candidate, str(e)))
             continue
         used = candidate
@@ -119,7 +124,7 @@ def load(name, split="train", source="auto", data_dir=None, with_labels=False, r
     if loaded is None:
         raise _no_source_error(name, split, source, tried, module)
 
-    log = logging.warning if (data_dir and used != "files") else logging.info
+    log = logging.warning if (data_dir and used != "files") else report
     log("Data %s/%s: using source %r: %s (%d examples of shape %s)%s", name, split, used, loaded.note,
         loaded.num_examples, loaded.image_shape,
         f"; data_dir {data_dir} was given but not used" if data_dir and used != "files" else "")

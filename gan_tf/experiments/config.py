@@ -47,6 +47,8 @@ FIELD_CHECKS = {
     "image_size": ((lambda value: value == 0 or value >= 8), "0 (the dataset's size) or a side of at least 8"),
     "channels": ((lambda value: value in (0, 1, 3)), "0 (the dataset's own), 1 or 3"),
     "eval_every": _OFF_OR_MORE,
+    "log_every_steps": _OFF_OR_MORE,
+    "image_every_steps": _OFF_OR_MORE,
     "gradient_penalty": _OFF_OR_MORE,
     "r1_gamma": _OFF_OR_MORE,
     "weight_clip": _OFF_OR_MORE,
@@ -112,6 +114,8 @@ class ExperimentConfig:
     eval_every: int = 0  # 0 = no evaluation during training
     eval_samples: int = 10000
     sample_grid: int = 64
+    log_every_steps: int = 50  # TensorBoard scalars every N training steps (0 = once an epoch only)
+    image_every_steps: int = 0  # TensorBoard sample grid every N steps (0 = once an epoch)
     resume: bool = True
     verbose: int = 1
 

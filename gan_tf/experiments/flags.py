@@ -36,6 +36,8 @@ _HELP = {
     "eval_every": "Evaluate the generator every N epochs and at the end (0 = never).",
     "eval_samples": "Generated images per evaluation.",
     "sample_grid": "Images in the fixed-noise sample grid.",
+    "log_every_steps": "Write TensorBoard scalars every N training steps (0 = once an epoch only).",
+    "image_every_steps": "Write the TensorBoard sample grid every N training steps (0 = once an epoch).",
     "resume": "Resume from the newest checkpoint in --out_dir (--noresume refuses a used directory).",
     "verbose": "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.",
     "conditional": "Class-conditional GAN: none, concat (Mirza & Osindero 2014), projection (Miyato & Koyama "

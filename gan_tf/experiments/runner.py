@@ -17,7 +17,7 @@ from absl import logging
 
 import gan_tf
 from gan_tf import callbacks as gan_callbacks
-from gan_tf import checkpoints, distribute
+from gan_tf import checkpoints, distribute, progress
 from gan_tf import data as gan_data
 from gan_tf.experiments import conditional
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
@@ -145,9 +145,19 @@ def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=N
     return gan
 
 
-def run(config: ExperimentConfig):
-    """Trains (or resumes) the run that `config` describes; returns a summary dict."""
+def run(config: ExperimentConfig, callbacks=None):
+    """Trains (or resumes) the run that `config` describes; returns a summary dict.
+
+    Args:
+      config: the run.
+      callbacks: more `keras.callbacks.Callback`s for `fit`, e.g. `gan_tf.callbacks.LiveGrid`;
+        they run after the run's own record of each epoch is written and before its checkpoint.
+    """
     config.validate()
+    callbacks = list(callbacks or ())
+    wrong = [c for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
+    if wrong:
+        raise ValueError(f"callbacks: {wrong!r} expected keras.callbacks.Callback objects.")
     if config.strategy == "multi_worker":
         subdirectory = distribute.worker_subdirectory()  # None on the chief
         if subdirectory:
@@ -169,13 +179,12 @@ def run(config: ExperimentConfig):
         channels=config.channels or None,
         strict=config.strict_data,
     )
-    logging.info("Data: %s (%s), %d images.", info.source, info.note, info.num_examples)
     _probe_writable(config.out_dir)
     with RunLock(config.out_dir):
-        return _train(config, strategy, jit_compile, dataset, info, previous)
+        return _train(config, strategy, jit_compile, dataset, info, previous, callbacks)
 
 
-def _train(config, strategy, jit_compile, dataset, info, previous):
+def _train(config, strategy, jit_compile, dataset, info, previous, callbacks=None):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
     with strategy.scope():
@@ -202,52 +211,73 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
         num_epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch or None,
     )
-    writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs", "train"))
+    tensorboard = gan_callbacks.TensorBoardLogger(
+        os.path.join(config.out_dir, "logs"),
+        hparams=config.to_dict(),
+        every_steps=config.log_every_steps,
+        image_every_steps=config.image_every_steps,
+        batch_size=config.batch_size,
+        num_images=config.sample_grid,
+        seed=config.seed,
+    )
     callback_list = [
         gan_callbacks.NonFiniteGuard(),
         gan_callbacks.Throughput(config.batch_size),
     ]
+    evaluation = None
     if config.eval_every:
         from gan_tf.metrics import EvaluationCallback
 
-        callback_list.append(
-            EvaluationCallback(
-                config.dataset,
-                every=config.eval_every,
-                num_samples=config.eval_samples,
-                run_dir=config.out_dir,
-                data_source=config.data_source,
-                data_dir=config.data_dir or None,
-                seed=config.seed,
-            )
+        evaluation = EvaluationCallback(
+            config.dataset,
+            every=config.eval_every,
+            num_samples=config.eval_samples,
+            run_dir=config.out_dir,
+            data_source=config.data_source,
+            data_dir=config.data_dir or None,
+            seed=config.seed,
+            verbose=0,  # its progress bars would cut into the run's
         )
+        callback_list.append(evaluation)
+    if config.verbose:
+        # Keras's own bar is off (fit verbose=0): see RunProgress.
+        callback_list.append(progress.RunProgress(
+            config.epochs, start_epoch, steps, bar=config.verbose == 1 and progress.interactive()))
     callback_list += [
         gan_callbacks.MetricsJsonl(metrics_path),
-        gan_callbacks.ScalarLogger(
-            writer, list(gan.trackers) + ["images_per_second", "ms_per_step"]
-        ),
-        gan_callbacks.SampleGrid(config.out_dir, writer, config.sample_grid, seed=config.seed),
+        tensorboard,
+        # The grid goes to TensorBoard once an epoch, unless the logger writes it every N steps.
+        gan_callbacks.SampleGrid(config.out_dir, None if config.image_every_steps else tensorboard.train_writer,
+                                 config.sample_grid, seed=config.seed),
+        # User callbacks see everything the epoch recorded (metrics, the sample grid).
+        *(callbacks or ()),
         # Last: a checkpoint marks its epoch done, so everything the epoch records must
         # exist first; a kill between them would otherwise lose that epoch's record, which
         # the rerun (resuming after the checkpoint) never writes again.
         gan_callbacks.Checkpoint(manager),
     ]
     started = time.perf_counter()
-    history = gan.fit(
-        batches,
-        epochs=config.epochs,
-        initial_epoch=start_epoch,
-        steps_per_epoch=steps,
-        callbacks=callback_list,
-        verbose=config.verbose,
-        shuffle=False,  # training_batches already orders each epoch by (seed, epoch)
-    )
-    writer.close()
+    try:
+        history = gan.fit(
+            batches,
+            epochs=config.epochs,
+            initial_epoch=start_epoch,
+            steps_per_epoch=steps,
+            callbacks=callback_list,
+            verbose=0,
+            shuffle=False,  # training_batches already orders each epoch by (seed, epoch)
+        )
+    finally:
+        tensorboard.close()
+    seconds = time.perf_counter() - started
+    if config.verbose:
+        metrics = evaluation.last_results if evaluation is not None else None
+        print(progress.run_summary(config.out_dir, config.epochs, seconds, metrics), flush=True)
     return {
         "out_dir": config.out_dir,
         "start_epoch": start_epoch,
         "epochs": config.epochs,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "history": history.history,
         "gan": gan,
     }

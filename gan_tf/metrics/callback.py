@@ -91,8 +91,9 @@ class EvaluationCallback(keras.callbacks.Callback):
         logging.info("Evaluating %d samples after epoch %d.", self.num_samples, epoch + 1)
         results = self.evaluator.evaluate_generator(self.model, self.num_samples)
         seconds = time.perf_counter() - started
-        logging.info("Evaluation after epoch %d (%.1f s): %s", epoch + 1, seconds,
-                     ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        # The values themselves go into the epoch's logs, which the progress display prints
+        # (and metrics.jsonl and TensorBoard record): printed here too, they showed twice.
+        logging.info("Evaluation after epoch %d took %.1f s.", epoch + 1, seconds)
         self.last_results = dict(results)
         if logs is not None:
             logs.update({name: float(value) for name, value in results.items()})

@@ -65,4 +65,4 @@ def test_tiny_cli_run_trains_and_resumes(tmp_path):
     second = _cli(*args[:-1], "--epochs=2", "--verbose=2", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Resumed from" in second.stderr and "ckpt-000001.npz" in second.stderr
-    assert "Epoch 2/2" in second.stdout
+    assert "epoch 2/2  d_loss" in second.stdout and "Finished 2 epochs" in second.stdout

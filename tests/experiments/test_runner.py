@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -80,7 +81,8 @@ def test_run_writes_every_artefact(data_dir, tmp_path):
         assert all(np.isfinite(r[key]) for r in lines), key
 
     tags = _event_tags(str(out / "logs"))
-    assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_second", "samples"} <= tags
+    assert {"loss/d", "loss/g", "discriminator/real", "discriminator/fake", "speed/images_per_second",
+            "optimizer/d_lr", "optimizer/g_lr", "samples"} <= tags
 
 
 def test_an_epoch_is_recorded_before_its_checkpoint_marks_it_done(data_dir, tmp_path, monkeypatch):
@@ -197,3 +199,167 @@ def test_restoring_from_a_damaged_config_json_names_the_file(tmp_path, content, 
     with pytest.raises(ValueError, match=message) as error:
         restore_gan(str(tmp_path))
     assert str(tmp_path / "config.json") in str(error.value)
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """A user callback: records each epoch and what the run had written when it ran."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        lines = (self.out / "metrics.jsonl").read_text().splitlines()
+        checkpoint = self.out / "checkpoints" / f"ckpt-{epoch + 1:06d}.npz"
+        self.seen.append((epoch + 1, len(lines), checkpoint.exists(), sorted(logs)))
+
+
+def test_user_callbacks_run_after_the_epoch_record_and_before_its_checkpoint(data_dir, tmp_path):
+    out = tmp_path / "run"
+    recorder = _EpochRecorder(out)
+    run(_tiny(data_dir, out, epochs=1), callbacks=[recorder])
+    run(_tiny(data_dir, out, epochs=3), callbacks=[recorder])  # resumed: epochs 2 and 3 only
+    assert [(epoch, lines, saved) for epoch, lines, saved, _ in recorder.seen] == [
+        (1, 1, False), (2, 2, False), (3, 3, False)]
+    assert {"d_loss", "g_loss", "images_per_second"} <= set(recorder.seen[0][3])
+
+
+def test_a_callback_that_is_not_a_keras_callback_is_refused_before_anything_is_written(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="callbacks: .*expected keras.callbacks.Callback"):
+        run(_tiny(data_dir, tmp_path / "run"), callbacks=[print])
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_run_ends_with_a_summary_of_where_everything_is(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    run(_tiny(data_dir, out, verbose=2))
+    printed = capsys.readouterr().out.splitlines()
+    epoch_lines = [line for line in printed if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2 and all("d_loss" in line and "img/s" in line for line in epoch_lines)
+    assert "epoch 1/2" in epoch_lines[0] and "run ETA" in epoch_lines[0]
+    summary = printed[printed.index(next(l for l in printed if l.startswith("Finished"))):]
+    assert summary[0].startswith(f"Finished 2 epochs in ") and summary[0].endswith(str(out))
+    assert f"  samples:     {out / 'samples' / 'final.png'}" in summary
+    assert any(line.startswith(f"  checkpoints: {out / 'checkpoints'}") and "ckpt-000002.npz" in line
+               for line in summary)
+    assert summary[-1] == f"  TensorBoard: tensorboard --logdir {out / 'logs'}"
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url, body=None):
+    import urllib.request
+
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def tensorboard_server():
+    """Starts `tensorboard` on 127.0.0.1 for a log directory; stopped (and waited for) afterwards."""
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    processes = []
+
+    def start(logdir):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
+             "--port", str(port), "--load_fast=false", "--reload_interval", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "tensorboard exited"
+            try:
+                # Ready once the runs are loaded: the scalars plugin lists the train run.
+                if "train" in _get_json(url + "/data/plugin/scalars/tags"):
+                    return url
+            except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+                pass
+            time.sleep(0.5)
+        raise AssertionError("tensorboard did not serve the run within 90 s")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_tensorboard_serves_grouped_scalars_images_layout_and_hparams(data_dir, tmp_path, tensorboard_server):
+    import io
+    import urllib.parse
+    import urllib.request
+
+    from PIL import Image
+
+    out = tmp_path / "run"
+    run(_tiny(data_dir, out, log_every_steps=1, image_every_steps=2, d_lr=3e-4))
+    url = tensorboard_server(str(out / "logs"))
+
+    tags = _get_json(url + "/data/plugin/scalars/tags")
+    for tag in ("loss/d", "loss/g", "discriminator/real", "discriminator/fake", "speed/images_per_second",
+                "optimizer/d_lr", "optimizer/g_lr"):
+        assert tag in tags["train"] and tag in tags["epoch"], tag
+
+    def scalars(run_name, tag):
+        query = urllib.parse.urlencode({"run": run_name, "tag": tag})
+        return [(step, value) for _, step, value in _get_json(f"{url}/data/plugin/scalars/scalars?{query}")]
+
+    # Every step is logged (log_every_steps=1); the mean of an epoch's steps is the epoch's
+    # value, as metrics.jsonl records it.
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    d_steps = scalars("train", "loss/d")
+    assert [step for step, _ in d_steps] == [1, 2, 3, 4]
+    for record, values in zip(records, (d_steps[:2], d_steps[2:])):
+        np.testing.assert_allclose(np.mean([v for _, v in values]), record["d_loss"], rtol=1e-5)
+    epoch_values = scalars("epoch", "loss/d")
+    assert [step for step, _ in epoch_values] == [2, 4]
+    np.testing.assert_allclose([v for _, v in epoch_values], [r["d_loss"] for r in records], rtol=1e-5)
+    np.testing.assert_allclose([v for _, v in scalars("train", "optimizer/d_lr")], [3e-4] * 4, rtol=1e-6)
+
+    # The sample grid every 2 steps: at step 2 it is the fixed-noise grid of the model that
+    # epoch 1's checkpoint (taken after step 2) holds.
+    images = _get_json(url + "/data/plugin/images/images?" + urllib.parse.urlencode({"run": "train", "tag": "samples"}))
+    assert [entry["step"] for entry in images] == [2, 4]
+    with urllib.request.urlopen(f"{url}/data/plugin/images/individualImage?{images[0]['query']}", timeout=10) as r:
+        served = np.asarray(Image.open(io.BytesIO(r.read())))
+    gan, _ = restore_gan(str(out), checkpoint=str(out / "checkpoints" / "ckpt-000001.npz"))
+    pixels = np.clip(np.rint((gan.generate(4, seed=5).numpy() + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    expected = np.block([[pixels[0, ..., 0], pixels[1, ..., 0]], [pixels[2, ..., 0], pixels[3, ..., 0]]])
+    np.testing.assert_array_equal(served.reshape(56, 56, -1)[..., 0], expected)
+
+    # d and g on one chart of the Custom Scalars dashboard.
+    layout = _get_json(url + "/data/plugin/custom_scalars/layout")
+    charts = {chart["title"]: chart["multiline"]["tag"] for c in layout["category"] for chart in c["chart"]}
+    assert charts["losses: d and g"] == [r"loss/(d|g)$"]
+
+    # The run's flags in the HParams dashboard.
+    experiment = _get_json(url + "/data/plugin/hparams/experiment", body={"experimentName": ""})
+    names = {info["name"] for info in experiment["hparamInfos"]}
+    assert {"loss", "batch_size", "d_lr", "seed", "log_every_steps"} <= names
+    groups = _get_json(url + "/data/plugin/hparams/session_groups",
+                       body={"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS"],
+                             "colParams": [{"hparam": "d_lr"}, {"hparam": "batch_size"}], "startIndex": 0,
+                             "sliceSize": 10})
+    assert groups["sessionGroups"][0]["hparams"]["d_lr"] == pytest.approx(3e-4)
+    assert groups["sessionGroups"][0]["hparams"]["batch_size"] == 8
