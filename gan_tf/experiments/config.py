@@ -200,6 +200,9 @@ class ExperimentConfig:
             )
         if self.spectral_norm and self.architecture == "mlp":
             errors.append("--spectral_norm with --architecture=mlp: expected --architecture=dcgan or resnet.")
+        if self.spectral_norm and self.conditional != "none":
+            errors.append(f"--spectral_norm with --conditional={self.conditional}: the conditional "
+                          "discriminators have no spectral normalisation; expected --conditional=none.")
         if self.conditional == "none" and self.mode_seeking_weight > 0:
             errors.append(
                 f"--mode_seeking_weight={self.mode_seeking_weight} with --conditional=none: the mode-seeking term "
