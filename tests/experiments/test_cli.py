@@ -1,6 +1,7 @@
 """`python -m gan_tf.experiments.<name>` as a user runs it: `--help` and bad input answer without
 TensorFlow, bad input fails cleanly, a tiny run trains and resumes."""
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -8,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from gan_tf import cpu
 
 
 def _cli(*args, cwd, experiment="mnist", env=None):
@@ -90,8 +93,6 @@ def test_bad_flags_fail_without_tensorflow(tmp_path, no_tensorflow, args, messag
 @pytest.mark.parametrize("user_value", [None, "0", "1"])
 def test_onednn_is_chosen_before_tensorflow_is_imported_and_the_users_value_wins(tmp_path, no_tensorflow,
                                                                                    user_value):
-    from gan_tf import cpu
-
     env, seen = no_tensorflow
     if user_value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = user_value
@@ -148,9 +149,16 @@ def test_tiny_cli_run_trains_and_resumes(tmp_path):
     # dcgan2016: the GAN of this branch has no EMA or augmentation yet (see the integration notes).
     args = [f"--data_dir={data}", "--recipe=dcgan2016", "--out_dir=run", "--epochs=1", "--steps_per_epoch=1",
             "--batch_size=8", "--width=4", "--latent_dim=8", "--sample_grid=4", "--verbose=0"]
-    first = _cli(*args, cwd=tmp_path)
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    first = _cli(*args, cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     assert (tmp_path / "run" / "samples" / "final.png").exists()
+    resolved = json.loads((tmp_path / "run" / "config.json").read_text())["resolved"]
+    assert resolved["recipe"] == "dcgan2016" and resolved["precision"] == "float32"
+    chosen, reason = cpu.choose_onednn(environ={})
+    assert resolved["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == chosen and resolved["onednn"]["reason"] == reason
+    if chosen == "1":  # set by the CLI before TensorFlow started, and in effect
+        assert resolved["onednn"]["chosen_by"] == "gan_tf" and resolved["onednn"]["enabled"] is True
     second = _cli(*args[:-1], "--epochs=2", "--verbose=2", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Resumed from" in second.stderr and "ckpt-000001.npz" in second.stderr
