@@ -4,8 +4,8 @@ PATH is `img_align_celeba.zip` (read in place), the folder that holds it, or the
 `img_align_celeba/` folder; TFDS `celeb_a` is used when it is already prepared. Each face is the centred
 108x108 crop of the 178x218 aligned image resized to 64x64 (gan_tf/data/celeba.py says why).
 
-The recipe is DCGAN's (Radford et al., 2016): batch 128, Adam 2e-4 with beta_1 = 0.5, 64-channel
-networks. One epoch of the 162,770 training faces is 1,271 steps; on a 2-core CPU that is hours, so
+Its own defaults, under every recipe, are DCGAN's for CelebA (Radford et al., 2016): batch 128 and
+64-channel networks (`--recipe dcgan2016` adds the rest: Adam 2e-4 with beta_1 = 0.5, nothing newer). One epoch of the 162,770 training faces is 1,271 steps; on a 2-core CPU that is hours, so
 this experiment is meant for a GPU (try `--steps_per_epoch` for a quick look on a CPU).
 """
 import sys

@@ -2,8 +2,8 @@
 
 Offline, the data comes from Debian's `dataset-fashion-mnist` package (60,000 training images in
 /usr/share/datasets/fashion-mnist, found by `--data_source=auto`); or pass `--data_dir` with the four IDX
-files. The recipe is MNIST's except for the number of epochs: 5 passes over 60,000 images are
-4,685 steps, about the 4,200 steps of the MNIST recipe.
+files. The defaults are MNIST's except for the number of epochs: 5 passes over 60,000 images are
+4,685 steps, about the 4,200 steps of MNIST's 60 epochs.
 """
 import sys
 

@@ -50,7 +50,7 @@ def experiment_flags(module, recipe=recipes.DEFAULT_RECIPE):
     return rows
 
 
-def _format_default(value):
+def format_default(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if value == "" else str(value)
@@ -69,9 +69,9 @@ def help_text(module, recipe=recipes.DEFAULT_RECIPE):
     ]
     for flag in experiment_flags(module, recipe):
         if flag.type == "bool":
-            head = f"  --[no]{flag.name} (default: {_format_default(flag.default)})"
+            head = f"  --[no]{flag.name} (default: {format_default(flag.default)})"
         else:
-            head = f"  --{flag.name}={_format_default(flag.default)}"
+            head = f"  --{flag.name}={format_default(flag.default)}"
             if flag.choices:
                 head += f"  ({'|'.join(map(str, flag.choices))})"
         lines.append(head)

@@ -10,7 +10,7 @@ EXPERIMENTS = ("mnist", "fashion_mnist", "celeba", "images", "text_to_image")
 
 
 def _cell(value):
-    text = flags._format_default(value) if not isinstance(value, str) or value else '""'
+    text = flags.format_default(value) if not isinstance(value, str) or value else '""'
     return f"`{text}`".replace("|", "\\|")
 
 
