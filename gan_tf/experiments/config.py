@@ -210,8 +210,7 @@ class ExperimentConfig:
             )
         if self.text and self.conditional not in choices.TEXT_CONDITIONING_MODES:
             errors.append(
-                f"--text with --conditional={self.conditional}: expected --conditional="
-                f"{' or '.join(choices.TEXT_CONDITIONING_MODES)} "
+                f"--text with --conditional={self.conditional}: expected --conditional=projection or concat "
                 "(how the discriminator reads the caption; ACGAN classifies labels, not captions)."
             )
         return errors
