@@ -19,6 +19,7 @@ draws exactly what an uninterrupted one would (the stream's state is checkpointe
 import numpy as np
 import tensorflow as tf
 
+from gan_tf.choices import CONDITIONING_MODES, TEXT_CONDITIONING_MODES
 from gan_tf.networks.conditional import CaptionInput, LabelInput
 
 
@@ -44,7 +45,7 @@ class ClassConditioning:
 
     kind = "class"
     matching_aware = False
-    MODES = ("concat", "projection", "acgan")
+    MODES = CONDITIONING_MODES
 
     def __init__(self, num_classes, mode="projection", class_loss_weight=1.0, mode_seeking_weight=0.0):
         if int(num_classes) < 2:
@@ -123,7 +124,7 @@ class TextConditioning(ClassConditioning):
     """
 
     kind = "text"
-    MODES = ("concat", "projection")
+    MODES = TEXT_CONDITIONING_MODES
 
     def __init__(self, captions, vocabulary, mode="projection", encoder="gru", mismatch_weight=0.5,
                  mode_seeking_weight=0.0):

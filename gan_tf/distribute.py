@@ -15,14 +15,10 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
-JIT_CHOICES = ("auto", "true", "false")
-
-# CPU flags that give native bfloat16 arithmetic to TensorFlow's oneDNN kernels.
-# Without them bfloat16 convolutions fall back to slow emulation (20-30x slower
-# than float32 on an AVX2 EPYC, measured by experiments/benchmarks/throughput.py).
-_NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+from gan_tf.choices import JIT_CHOICES, PRECISIONS, STRATEGIES  # noqa: F401 (re-exported)
+# CPU features are read without TensorFlow (the CLI decides oneDNN before importing it).
+from gan_tf.cpu import NATIVE_BF16_FLAGS as _NATIVE_BF16_FLAGS
+from gan_tf.cpu import cpu_flags, has_native_bfloat16  # noqa: F401 (re-exported)
 
 
 def configure_cpu_devices(count):
@@ -245,23 +241,6 @@ def resolve_jit_compile(value, strategy):
             "or auto."
         )
     return value == "true"
-
-
-def cpu_flags():
-    """The CPU feature flags of this machine (from /proc/cpuinfo), or an empty set."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def has_native_bfloat16():
-    """True if this CPU has bfloat16 instructions TensorFlow's kernels use."""
-    return any(flag in cpu_flags() for flag in _NATIVE_BF16_FLAGS)
 
 
 def set_precision(policy):

@@ -10,6 +10,8 @@ import collections
 
 import tensorflow as tf
 
+from gan_tf.choices import LOSSES as NAMES  # declared without TensorFlow, for flag checks
+
 LossPair = collections.namedtuple(
     "LossPair", ["name", "discriminator_loss", "generator_loss"]
 )
@@ -79,9 +81,8 @@ _PAIRS = {
     name: LossPair(
         name, globals()[f"{name}_discriminator_loss"], globals()[f"{name}_generator_loss"]
     )
-    for name in ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+    for name in NAMES
 }
-NAMES = tuple(_PAIRS)
 
 
 def get(loss):

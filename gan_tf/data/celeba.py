@@ -22,11 +22,12 @@ crop in proportion (108/178 of the shorter side).
 """
 import os
 
+from gan_tf.choices import DATA_SOURCES
 from gan_tf.data import decode, image_files, images, pipeline, tfds_source
 from gan_tf.data.base import DataError, Loaded, SourceUnavailable
 
 NAME = "celeba"
-SOURCES = ("files", "tfds", "download")
+SOURCES = DATA_SOURCES[NAME]  # declared in gan_tf.choices, for flag checks without TensorFlow
 SPLITS = ("train", "validation", "test", "all")
 HAS_LABELS = False
 NUM_CLASSES = None

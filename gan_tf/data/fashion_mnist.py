@@ -7,11 +7,12 @@ network answers).
 """
 import os
 
+from gan_tf.choices import DATA_SOURCES
 from gan_tf.data import idx_dataset
 from gan_tf.data.idx_dataset import IMAGE_SHAPE, NUM_CLASSES, SPLITS  # noqa: F401 (re-exported)
 
 NAME = "fashion_mnist"
-SOURCES = ("files", "tfds", "download")
+SOURCES = DATA_SOURCES[NAME]  # declared in gan_tf.choices, for flag checks without TensorFlow
 HAS_LABELS = True
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",

@@ -10,11 +10,12 @@ alpha dropped, RGB to luma for channels=1). Unusable files are skipped and named
 import os
 import zipfile
 
+from gan_tf.choices import DATA_SOURCES
 from gan_tf.data import image_files
 from gan_tf.data.base import DataError, SourceUnavailable
 
 NAME = "images"
-SOURCES = ("files",)
+SOURCES = DATA_SOURCES[NAME]  # declared in gan_tf.choices, for flag checks without TensorFlow
 SPLITS = ("train",)
 HAS_LABELS = False
 NUM_CLASSES = None

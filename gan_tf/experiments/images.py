@@ -8,15 +8,20 @@ are skipped and named in a warning; `--strict_data` stops at the first one inste
 `--image_size` is the side of the square training images; the DCGAN stack needs it even (28, 32, 64,
 ...). Small folders need many epochs: the default is 100 passes over the data.
 """
+import sys
+
 from gan_tf.experiments import flags
-from gan_tf.experiments.runner import run
+
+NAME = "images"
 
 DEFAULTS = dict(dataset="images", out_dir="runs/images", image_size=64, channels=3, width=64, epochs=100)
 
+# Where a recipe needs other values on this data set than DEFAULTS: {recipe: {field: value}}.
+RECIPE_DEFAULTS = {}
+
 
 def main():
-    flags.define_flags(**DEFAULTS)
-    flags.main("images", run)
+    flags.main(sys.modules[__name__])
 
 
 if __name__ == "__main__":

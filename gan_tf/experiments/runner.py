@@ -17,7 +17,7 @@ from absl import logging
 
 import gan_tf
 from gan_tf import callbacks as gan_callbacks
-from gan_tf import checkpoints, distribute, progress
+from gan_tf import checkpoints, cpu, distribute, progress
 from gan_tf import data as gan_data
 from gan_tf.experiments import conditional
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
@@ -90,9 +90,14 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "tried": [list(t) for t in info.tried],
         },
         "resolved": {
+            "recipe": config.recipe,
             "strategy": distribute.strategy_name(strategy),
             "replicas": strategy.num_replicas_in_sync,
             "jit_compile": jit_compile,
+            "precision": keras.mixed_precision.global_policy().name,
+            # TF_ENABLE_ONEDNN_OPTS as chosen before TensorFlow started (gan_tf.cpu), and whether
+            # TensorFlow's oneDNN kernels are in fact on.
+            "onednn": {**cpu.onednn_status(), "enabled": _onednn_enabled()},
             "resumed_from_epoch": start_epoch,
         },
         "versions": {
@@ -107,6 +112,15 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
     with open(path + ".partial", "w") as f:
         json.dump(record, f, indent=2)
     os.replace(path + ".partial", path)
+
+
+def _onednn_enabled():
+    try:  # TensorFlow has no public query
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def _keep_metrics_until(path, epoch):
@@ -128,21 +142,44 @@ def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=N
     """The compiled GAN of a config; call inside the strategy's scope.
 
     `conditioning`: for `--conditional` runs, from `conditional.make_conditioning`.
+    Options that are off (no EMA, no augmentation, no R2, regularisation every step) are not passed,
+    so the GAN gets exactly the arguments of a run that predates them.
     """
     keras.utils.set_random_seed(config.seed)  # initial weights
     generator, discriminator = conditional.build_networks(config, image_shape, conditioning, replicas)
-    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, conditioning=conditioning)
+    options = {}
+    if config.ema_kimg > 0:
+        options.update(ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup or None)
+    if config.augment_policy:
+        options["augment"] = _augment(config)
+    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, conditioning=conditioning, **options)
+    penalties = {}
+    if config.r2_gamma:
+        penalties["r2_gamma"] = config.r2_gamma
+    if config.reg_interval != 1:
+        penalties["regularization_interval"] = config.reg_interval
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_lr, beta_1=config.beta_1, name="d_adam"),
-        g_optimizer=keras.optimizers.Adam(config.g_lr, beta_1=config.beta_1, name="g_adam"),
+        d_optimizer=keras.optimizers.Adam(config.d_lr, beta_1=config.beta_1, beta_2=config.beta_2, name="d_adam"),
+        g_optimizer=keras.optimizers.Adam(config.g_lr, beta_1=config.beta_1, beta_2=config.beta_2, name="g_adam"),
         loss=config.loss,
         d_steps=config.d_steps,
         gradient_penalty_weight=config.gradient_penalty,
         r1_gamma=config.r1_gamma,
         weight_clip=config.weight_clip or None,
         jit_compile=jit_compile,
+        **penalties,
     )
     return gan
+
+
+def _augment(config):
+    """The GAN's `augment` argument: the DiffAugment policy, with a fixed probability or ADA's."""
+    if not config.ada_target:
+        return {"policy": config.augment_policy, "probability": config.augment_p}
+    from gan_tf.augment import AdaptiveAugment
+
+    return {"policy": config.augment_policy,
+            "probability": AdaptiveAugment(target=config.ada_target, initial_p=config.augment_p)}
 
 
 def run(config: ExperimentConfig, callbacks=None):

@@ -12,10 +12,14 @@ keeps the generator from drawing a single image per caption. The run directory a
 
 and measure how well prompts are followed with `python -m gan_tf.conditional_eval --run_dir ...`.
 """
-from gan_tf.experiments import flags
-from gan_tf.experiments.runner import run
+import sys
 
-DATASETS = ("mnist", "fashion_mnist")
+from gan_tf.choices import LABELLED_DATASETS
+from gan_tf.experiments import flags
+
+NAME = "text_to_image"
+
+DATASETS = LABELLED_DATASETS  # the data sets with labels to make captions from
 DEFAULTS = dict(
     dataset="mnist",
     out_dir="runs/text_to_image_{dataset}",
@@ -26,10 +30,12 @@ DEFAULTS = dict(
     epochs=25,
 )
 
+# Where a recipe needs other values on this data set than DEFAULTS: {recipe: {field: value}}.
+RECIPE_DEFAULTS = {}
+
 
 def main():
-    flags.define_flags(dataset_choices=DATASETS, **DEFAULTS)
-    flags.main(None, run)
+    flags.main(sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ import dataclasses
 import keras
 from keras import layers
 
+from gan_tf.choices import CONDITIONAL_ARCHITECTURES, CONDITIONING_MODES
 from gan_tf.networks.dcgan import dcgan_discriminator, dcgan_generator
 from gan_tf.networks.mlp import mlp_discriminator, mlp_generator
 from gan_tf.networks.text import text_encoder
 
-MODES = ("concat", "projection", "acgan")
-ARCHITECTURES = ("dcgan", "mlp")
+MODES = CONDITIONING_MODES
+ARCHITECTURES = CONDITIONAL_ARCHITECTURES
 
 
 @dataclasses.dataclass(frozen=True)

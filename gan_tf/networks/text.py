@@ -18,9 +18,10 @@ step (MNIST, batch 64, width 32) took 250-265 ms of CPU time with either, agains
 per update: with real, fake and mismatched pairs).
 """
 
-ENCODERS = ("gru", "attention")
 import keras
 from keras import layers
+
+from gan_tf.choices import TEXT_ENCODERS as ENCODERS
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")

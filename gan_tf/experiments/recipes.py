@@ -1,0 +1,86 @@
+"""Named recipes: the sets of defaults an experiment starts from (`--recipe NAME`).
+
+A config is layered, lowest first:
+  1. `ExperimentConfig`'s field defaults: the plain recipe, every newer technique off;
+  2. the recipe's preset, `RECIPES[name]`;
+  3. the experiment's own defaults: its module's `DEFAULTS` (data set, run directory, image size,
+     ...), then `RECIPE_DEFAULTS[name]` where a recipe needs other values for that data set (epochs);
+  4. the values the user gave (flags given on the command line, or keyword arguments of `resolve`).
+
+`dcgan2016` is the recipe of Radford et al. 2016 as the TensorFlow DCGAN tutorial runs it, and every
+experiment's default before the modern recipe existed: kept so that comparisons with the tutorial stay
+reproducible. `modern` is the default.
+"""
+import importlib
+
+# The field defaults themselves (non-saturating loss, Adam 2e-4 with beta_1 = 0.5, no EMA, no
+# augmentation, no penalties).
+DCGAN2016 = {}
+
+# The default recipe. PLACEHOLDER VALUES until the equal-time ablation (experiments/recipes/)
+# measures them: change them here, in this one place.
+MODERN = dict(
+    ema_kimg=10.0,  # EMA generator (Karras et al. 2018; StyleGAN2-ADA's warm-up below)
+    ema_rampup=0.05,
+    augment="translation,cutout",  # DiffAugment (Zhao et al. 2020) ...
+    augment_p=0.0,  # ... with an adaptive probability, starting at 0 (ADA, Karras et al. 2020)
+    ada_target=0.6,
+    loss="non_saturating",
+    r1_gamma=0.1,
+    reg_interval=1,
+)
+
+RECIPES = {"modern": MODERN, "dcgan2016": DCGAN2016}
+DEFAULT_RECIPE = "modern"
+
+# With --time_budget and no --epochs, the epoch count must not end training before the budget does:
+# the cap is then this many epochs, far more than any budget reaches (the budget stops the run).
+UNCAPPED_EPOCHS = 1_000_000
+
+
+def experiment_module(name):
+    """The module `gan_tf.experiments.<name>` (it defines `DEFAULTS`, and `RECIPE_DEFAULTS` if needed)."""
+    try:
+        return importlib.import_module(f"gan_tf.experiments.{name}")
+    except ModuleNotFoundError as error:
+        raise ValueError(f"unknown experiment {name!r}: expected a module of gan_tf.experiments") from error
+
+
+def layered_values(recipe, defaults=None, recipe_defaults=None, given=None):
+    """The config values of layers 2-4 (see the module docstring), as a dict of fields.
+
+    Args:
+      recipe: a name in `RECIPES`.
+      defaults: the experiment's `DEFAULTS`.
+      recipe_defaults: the experiment's `RECIPE_DEFAULTS` ({recipe name: {field: value}}).
+      given: the values the user gave.
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"--recipe={recipe!r}: expected one of {', '.join(RECIPES)}.")
+    given = dict(given or {})
+    values = {**RECIPES[recipe], **(defaults or {}), **(recipe_defaults or {}).get(recipe, {}), **given,
+              "recipe": recipe}
+    if values.get("time_budget", 0) > 0 and "epochs" not in given:
+        values["epochs"] = UNCAPPED_EPOCHS
+    # An experiment over several data sets names its default run directory after the data set.
+    if "out_dir" not in given and "{dataset}" in values.get("out_dir", ""):
+        values["out_dir"] = values["out_dir"].format(dataset=values.get("dataset"))
+    return values
+
+
+def resolve(experiment, recipe=DEFAULT_RECIPE, **given):
+    """The validated `ExperimentConfig` of an experiment and recipe, with `given` values on top.
+
+        config = recipes.resolve("fashion_mnist", recipe="dcgan2016", epochs=1)
+        gan_tf.experiments.runner.run(config)
+
+    Args:
+      experiment: an experiment name (`mnist`, `fashion_mnist`, `celeba`, `images`, `text_to_image`).
+      recipe: a name in `RECIPES`.
+      **given: `ExperimentConfig` fields that override every default.
+    """
+    from gan_tf.experiments.config import ExperimentConfig
+
+    module = experiment_module(experiment)
+    values = layered_values(recipe, module.DEFAULTS, getattr(module, "RECIPE_DEFAULTS", None), given)
+    return ExperimentConfig(**values).validate()
