@@ -100,10 +100,11 @@ def test_generator_forward_passes_per_step(d_steps, expected_calls):
 def test_logs_hold_losses_and_discriminator_outputs():
     gan = _tiny_gan(gradient_penalty_weight=10.0, r1_gamma=1.0)
     logs = gan.train_step(tf.constant(_images()))
-    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "gradient_penalty", "r1_penalty"}
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "gradient_penalty", "r1_penalty", "loss"}
     for value in logs.values():
-        assert value.shape == (1,)  # rank 0 breaks MultiWorkerMirroredStrategy (tensorflow#72388)
+        assert value.shape == ()  # Keras's callbacks expect rank 0 ([1] only under MultiWorkerMirroredStrategy)
         assert np.isfinite(value.numpy()).all()
+    assert logs["loss"].numpy() == pytest.approx(logs["d_loss"].numpy() + logs["g_loss"].numpy())
 
 
 def test_weight_clip_bounds_discriminator_weights():
