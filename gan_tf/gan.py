@@ -1,4 +1,5 @@
 """GAN: the one training abstraction, a `keras.Model` with a custom `train_step`."""
+import importlib
 import warnings
 
 import keras
@@ -37,8 +38,14 @@ class GAN(keras.Model):
         `generate` and `sample_grid` use the average when there is one.
       ema_rampup: None, or StyleGAN2-ADA's warm-up coefficient (0.05 there): the
         half-life is at most images_seen × ema_rampup.
-      augment: None, or differentiable augmentation of every image the discriminator
-        sees in training (see `GAN.augment_options`).
+      augment: None, or differentiable augmentation (DiffAugment, Zhao et al. 2020) of
+        every image the discriminator sees in training, reals and fakes, in both
+        updates and inside the penalties (their gradients are taken through it, as in
+        StyleGAN2-ADA): a `gan_tf.augment.AdaptiveAugment` (ADA's adaptive p, Karras et
+        al. 2020; p is logged as `augment_p` and checkpointed), a policy (names of
+        `gan_tf.augment.POLICIES`, or a comma-separated string) applied with
+        probability 1, or a dict `{"policy": ..., "probability": float or
+        AdaptiveAugment}`.
 
     Learning rates: Keras's `LearningRateScheduler` and `ReduceLROnPlateau` change
     `model.optimizer`, which is the generator's optimizer; during `fit` the
@@ -90,7 +97,11 @@ class GAN(keras.Model):
         self.ema_kimg = float(ema_kimg)
         self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
         self.ema_generator = gan_ema.clone(generator) if self.ema_kimg > 0 else None
-        self.augment_options = augment
+        self.augment_policy, probability = _augment_options(augment)
+        # An AdaptiveAugment layer (tracked, so saved with the model), or a fixed float.
+        adaptive = probability is not None and not isinstance(probability, float)
+        self.adaptive_augment = probability if adaptive else None
+        self.augment_probability = None if adaptive else probability
         self.trackers = {}
         # Both sub-models are built functional models. Without this, fit() under any
         # tf.distribute strategy calls self.call on a symbolic batch and fails.
@@ -182,6 +193,8 @@ class GAN(keras.Model):
             self.terms.append(gan_terms.R1Penalty(self.r1_gamma, interval))
         if self.r2_gamma:
             self.terms.append(gan_terms.R2Penalty(self.r2_gamma, interval))
+        if self.adaptive_augment is not None:
+            self.terms.append(_AdaptiveAugmentTerm(self.adaptive_augment))
         keys = [*_LOG_KEYS, *(key for term in self.terms for key in term.log_keys), "loss"]
         self.trackers = {key: keras.metrics.Mean(name=key) for key in keys}
 
@@ -236,8 +249,26 @@ class GAN(keras.Model):
             return generator(noise, training=training)
         return generator([noise, condition], training=training)
 
+    @property
+    def augment_variables(self):
+        """The augmentation's state (ADA's p and its statistics); checkpointed."""
+        return list(self.adaptive_augment.variables) if self.adaptive_augment is not None else []
+
+    def _augment(self, images):
+        """DiffAugment of a batch, with random values drawn as `_replica_slice` draws them."""
+        augment = importlib.import_module("gan_tf.augment")
+        batch_size = tf.shape(images)[0]
+        draw = lambda shape: self._replica_slice(stateless_uniform, batch_size, tuple(shape))  # noqa: E731
+        probability = self.augment_probability if self.adaptive_augment is None else self.adaptive_augment.p
+        return augment.diff_augment(images, draw, self.augment_policy, probability=probability)
+
     def discriminate(self, images, condition, training=True):
-        """(logits, class logits) of the discriminator; class logits are None but for ACGAN."""
+        """(logits, class logits) of the discriminator; class logits are None but for ACGAN.
+
+        In training, images are augmented first when the GAN augments.
+        """
+        if training and self.augment_policy:
+            images = self._augment(images)
         if self.conditioning is None:
             return self.discriminator(images, training=training), None
         if self.conditioning.discriminator_takes_condition:
@@ -508,9 +539,17 @@ class GAN(keras.Model):
             "conditioning": None if self.conditioning is None else self.conditioning.get_config(),
             "ema_kimg": self.ema_kimg,
             "ema_rampup": self.ema_rampup,
-            "augment": _augment_config(self.augment_options),
+            "augment": self._augment_config(),
             "name": self.name,
         }
+
+    def _augment_config(self):
+        if not self.augment_policy:
+            return None
+        probability = self.augment_probability
+        if self.adaptive_augment is not None:
+            probability = self.adaptive_augment.get_config()
+        return {"policy": list(self.augment_policy), "probability": probability}
 
     @classmethod
     def from_config(cls, config):
@@ -566,12 +605,57 @@ def _mean(logits):
     return tf.reduce_mean(tf.cast(logits, tf.float32))
 
 
-def _augment_config(augment):
-    return None
+def _augment_options(augment):
+    """(policy tuple, probability float or AdaptiveAugment) of the `augment` argument; checked."""
+    if augment is None:
+        return (), None
+    if isinstance(augment, dict):
+        unknown = set(augment) - {"policy", "probability"}
+        if unknown:
+            raise ValueError(f"augment={augment!r}: unknown keys {sorted(unknown)}; expected policy, probability.")
+        policy, probability = augment.get("policy"), augment.get("probability", 1.0)
+    elif hasattr(augment, "update") and hasattr(augment, "p"):  # an AdaptiveAugment
+        policy, probability = None, augment
+    else:
+        policy, probability = augment, 1.0
+    module = importlib.import_module("gan_tf.augment")
+    if policy is None:
+        policy = ("translation", "cutout", "color")  # diff_augment's default: DiffAugment's full policy
+    names = [p.strip() for p in policy.split(",")] if isinstance(policy, str) else list(policy)
+    bad = [name for name in names if name not in module.POLICIES]
+    if bad or not names:
+        raise ValueError(f"augment policy {policy!r}: expected names among {', '.join(module.POLICIES)}.")
+    if isinstance(probability, (int, float)):
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"augment probability={probability!r}: expected a value in [0, 1].")
+        probability = float(probability)
+    elif not (hasattr(probability, "update") and hasattr(probability, "p")):
+        raise ValueError(f"augment probability={probability!r}: expected a float or a gan_tf.augment.AdaptiveAugment.")
+    return tuple(names), probability
 
 
 def _augment_from_config(config):
-    return None
+    if config is None:
+        return None
+    probability = config["probability"]
+    if isinstance(probability, dict):
+        probability = importlib.import_module("gan_tf.augment").AdaptiveAugment.from_config(probability)
+    return {"policy": config["policy"], "probability": probability}
+
+
+class _AdaptiveAugmentTerm(gan_terms.Term):
+    """ADA's controller as a term of the discriminator update: it adds no loss, feeds the
+    real logits to `AdaptiveAugment.update` and logs p."""
+
+    log_keys = ("augment_p",)
+
+    def __init__(self, adaptive):
+        self.adaptive = adaptive
+
+    def discriminator_term(self, gan, step):
+        global_batch = tf.shape(step.real_logits)[0] * tf.distribute.get_strategy().num_replicas_in_sync
+        p = self.adaptive.update(tf.stop_gradient(step.real_logits), global_batch)
+        return 0.0, {"augment_p": tf.convert_to_tensor(p)}
 
 
 class _FollowLearningRate(keras.callbacks.Callback):

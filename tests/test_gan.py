@@ -378,9 +378,13 @@ def test_checkpoints_hold_the_average_and_resume_it_exactly(tmp_path):
     restored.train_step(data)
     for a, b in zip(gan.ema_generator.variables, restored.ema_generator.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
-    # A GAN without an average has the checkpoint groups it always had.
     with np.load(f"{tmp_path}/ckpt-000001.npz") as stored:
         assert any(key.startswith("ema_generator/") for key in stored.files)
+    # A GAN without an average has the checkpoint groups it always had.
+    CheckpointManager(_ema_gan(), str(tmp_path / "plain")).save(epoch=1)
+    with np.load(f"{tmp_path}/plain/ckpt-000001.npz") as stored:
+        assert {key.split("/")[0] for key in stored.files} == {
+            "generator", "discriminator", "noise_seed", "d_optimizer", "g_optimizer", "__paths__", "__epoch__"}
 
 
 def test_config_round_trip_keeps_the_ema_options():
