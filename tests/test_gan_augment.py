@@ -2,7 +2,7 @@
 agreed interface (diff_augment(images, draw, policy, probability), POLICIES,
 AdaptiveAugment.update(real_logits, global_batch_size) and its `p`): which passes
 are augmented, the draws' independence of the replica count, ADA's p in logs and
-checkpoints. The real augmentations are tested in tests/test_augment.py."""
+checkpoints. The augmentations themselves are gan_tf.augment's own tests' business."""
 import sys
 import types
 
