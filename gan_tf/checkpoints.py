@@ -23,14 +23,24 @@ class CheckpointError(RuntimeError):
 
 
 def _groups(gan):
-    """Named, ordered lists of the variables a checkpoint holds."""
-    return {
+    """Named, ordered lists of the variables a checkpoint holds.
+
+    The EMA generator and the adaptive augmentation's state are groups only when the
+    GAN has them, so checkpoints of GANs without them keep their exact contents.
+    """
+    groups = {
         "generator": gan.generator.variables,
         "discriminator": gan.discriminator.variables,
         "noise_seed": [gan.noise_seed.state],
         "d_optimizer": gan.d_optimizer.variables,
         "g_optimizer": gan.g_optimizer.variables,
     }
+    if getattr(gan, "ema_generator", None) is not None:
+        groups["ema_generator"] = gan.ema_generator.variables
+    augment_variables = getattr(gan, "augment_variables", [])
+    if augment_variables:
+        groups["augment"] = list(augment_variables)
+    return groups
 
 
 def _flatten(gan):

@@ -8,8 +8,8 @@ they import TensorFlow at the top, and so do the packages around them (`gan_tf.d
 `gan_tf.networks`).
 """
 
-# gan_tf.losses: loss pairs. ("rpgan" joins when gan_tf.losses has its pair.)
-LOSSES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+# gan_tf.losses: loss pairs.
+LOSSES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge", "rpgan")
 
 # gan_tf.networks: unconditional architectures, and those the conditional builders
 # (gan_tf.networks.conditional) support.

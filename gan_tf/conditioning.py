@@ -19,12 +19,75 @@ draws exactly what an uninterrupted one would (the stream's state is checkpointe
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import losses as gan_losses
 from gan_tf.choices import CONDITIONING_MODES, TEXT_CONDITIONING_MODES
 from gan_tf.networks.conditional import CaptionInput, LabelInput
+from gan_tf.terms import Term
 
 
 class LabelError(ValueError):
     """Labels out of range, of the wrong type, or given to a model that takes none."""
+
+
+class AuxiliaryClassifierTerm(Term):
+    """ACGAN (Odena et al. 2017): both networks also minimise the class cross-entropy L_C
+    (eq. 2): the discriminator on real and generated images, the generator on its own."""
+
+    log_keys = ("d_class_loss", "g_class_loss")
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def discriminator_term(self, gan, step):
+        class_loss = tf.reduce_mean(
+            gan_losses.auxiliary_classifier_loss(step.real_classes, step.labels)
+            + gan_losses.auxiliary_classifier_loss(step.fake_classes, step.labels)
+        )
+        return self.weight * class_loss, {"d_class_loss": class_loss}
+
+    def generator_term(self, gan, step):
+        class_loss = tf.reduce_mean(gan_losses.auxiliary_classifier_loss(step.fake_classes, step.labels))
+        return self.weight * class_loss, {"g_class_loss": class_loss}
+
+
+class ModeSeekingTerm(Term):
+    """MSGAN (Mao et al. 2019): the same conditions with other noise must give other
+    images; costs one more generator pass, for this term only."""
+
+    log_keys = ("mode_seeking_loss",)
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def generator_term(self, gan, step):
+        other_noise = gan._noise(tf.shape(step.noise)[0])
+        other_images = gan._generate(other_noise, step.condition, training=True)
+        seeking = tf.reduce_mean(
+            gan_losses.mode_seeking_loss(step.fake_images, other_images, step.noise, other_noise)
+        )
+        return self.weight * seeking, {"mode_seeking_loss": seeking}
+
+
+class MismatchedPairsTerm(Term):
+    """GAN-CLS (Reed et al. 2016, alg. 1): a real image with a caption of another class is
+    fake too. With weight w the discriminator's adversarial loss becomes
+    (1 - w)·L(real, fake) + w·L(real, mismatched) (Reed et al.: w = ½), and `d_loss`
+    reports that mixture."""
+
+    log_keys = ("d_wrong",)
+
+    def __init__(self, conditioning):
+        self.conditioning = conditioning
+
+    def discriminator_term(self, gan, step):
+        conditioning = self.conditioning
+        uniform = lambda: gan._uniform(tf.shape(step.real_images)[0])  # noqa: E731
+        wrong = conditioning.condition(conditioning.mismatched_labels(step.labels, uniform), uniform)
+        wrong_logits, _ = gan.discriminate(step.real_images, wrong)
+        d_loss = tf.reduce_mean(gan.loss_pair.discriminator_loss(step.real_logits, step.fake_logits))
+        mismatched = tf.reduce_mean(gan.loss_pair.discriminator_loss(step.real_logits, wrong_logits))
+        extra = conditioning.mismatch_weight * (mismatched - d_loss)
+        return extra, {"d_wrong": tf.reduce_mean(tf.cast(wrong_logits, tf.float32)), "d_loss": d_loss + extra}
 
 
 class ClassConditioning:
@@ -74,9 +137,14 @@ class ClassConditioning:
         return LabelInput(self.num_classes)
 
     @property
+    def terms(self):
+        """The `gan_tf.terms` interface: this conditioning's loss terms, in the order applied."""
+        terms = [AuxiliaryClassifierTerm(self.class_loss_weight)] if self.auxiliary_classifier else []
+        return terms + ([ModeSeekingTerm(self.mode_seeking_weight)] if self.mode_seeking_weight else [])
+
+    @property
     def log_keys(self):
-        keys = ("d_class_loss", "g_class_loss") if self.auxiliary_classifier else ()
-        return keys + (("mode_seeking_loss",) if self.mode_seeking_weight else ())
+        return tuple(key for term in self.terms for key in term.log_keys)
 
     def check_labels(self, labels, n):
         """`labels` (an int or n ints) as an int32 numpy array [n]; raises `LabelError` if out of range."""
@@ -160,9 +228,9 @@ class TextConditioning(ClassConditioning):
         return CaptionInput(self.vocabulary.size, self.vocabulary.sequence_length, self.encoder)
 
     @property
-    def log_keys(self):
+    def terms(self):
         # d_wrong: mean discriminator output on real images with mismatched captions.
-        return (("d_wrong",) if self.matching_aware else ()) + super().log_keys
+        return ([MismatchedPairsTerm(self)] if self.matching_aware else []) + super().terms
 
     def condition(self, labels, uniform):
         """Token ids [batch, length] of one training caption of each label's class.

@@ -2,9 +2,11 @@
 
 Every function returns one value per example (shape ``[batch]``) so that the model
 can average over the *global* batch under a distribution strategy. Outputs are
-logits (or critic values): the sigmoid lives inside the loss, where softplus keeps
-it numerically stable. All maths is done in float32 so that mixed precision
-networks still get float32 losses.
+logits (or critic values) of shape [batch, 1] or, for a patch discriminator,
+[batch, h, w, 1]: the loss is taken per patch and averaged over an example's patches
+(as TF-GAN and pix2pix do), not taken of the mean logit. The sigmoid lives inside the
+loss, where softplus keeps it numerically stable. All maths is done in float32 so that
+mixed precision networks still get float32 losses.
 """
 import collections
 
@@ -13,26 +15,38 @@ import tensorflow as tf
 from gan_tf.choices import LOSSES as NAMES  # declared without TensorFlow, for flag checks
 
 LossPair = collections.namedtuple(
-    "LossPair", ["name", "discriminator_loss", "generator_loss"]
+    "LossPair", ["name", "discriminator_loss", "generator_loss", "generator_needs_real"], defaults=(False,)
 )
+LossPair.__doc__ = """A discriminator loss and its generator loss.
+
+generator_needs_real: False: `generator_loss(fake_logits)`; True (relativistic losses):
+`generator_loss(fake_logits, real_logits)`, with real logits of the updated discriminator.
+"""
 
 
-def _per_example(outputs):
-    """[batch, ...] discriminator outputs -> float32 [batch] (mean over the rest)."""
-    outputs = tf.cast(outputs, tf.float32)
-    return tf.reduce_mean(tf.reshape(outputs, [tf.shape(outputs)[0], -1]), axis=1)
+def _float(outputs):
+    return tf.cast(outputs, tf.float32)
+
+
+def _per_example(values):
+    """[batch, ...] per-patch losses -> float32 [batch] (mean over an example's patches).
+
+    Exact for [batch, 1] outputs: the mean of one value is that value.
+    """
+    values = _float(values)
+    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
 
 
 def minimax_discriminator_loss(real_logits, fake_logits):
     """-log D(x) - log(1 - D(G(z))) (Goodfellow et al. 2014, eq. 1)."""
-    real, fake = _per_example(real_logits), _per_example(fake_logits)
+    real, fake = _float(real_logits), _float(fake_logits)
     # -log(sigmoid(r)) = softplus(-r); -log(1 - sigmoid(f)) = softplus(f)
-    return tf.nn.softplus(-real) + tf.nn.softplus(fake)
+    return _per_example(tf.nn.softplus(-real)) + _per_example(tf.nn.softplus(fake))
 
 
 def minimax_generator_loss(fake_logits):
     """log(1 - D(G(z))), the saturating generator loss of the minimax game (Goodfellow et al. 2014)."""
-    return -tf.nn.softplus(_per_example(fake_logits))
+    return -_per_example(tf.nn.softplus(_float(fake_logits)))
 
 
 def non_saturating_discriminator_loss(real_logits, fake_logits):
@@ -42,18 +56,18 @@ def non_saturating_discriminator_loss(real_logits, fake_logits):
 
 def non_saturating_generator_loss(fake_logits):
     """-log D(G(z)): strong gradients early in training (Goodfellow et al. 2014, sec. 3)."""
-    return tf.nn.softplus(-_per_example(fake_logits))
+    return _per_example(tf.nn.softplus(-_float(fake_logits)))
 
 
 def least_squares_discriminator_loss(real_logits, fake_logits):
     """LSGAN with a=0, b=1: ½(D(x) - 1)² + ½D(G(z))² (Mao et al. 2017, eq. 2)."""
-    real, fake = _per_example(real_logits), _per_example(fake_logits)
-    return 0.5 * tf.square(real - 1.0) + 0.5 * tf.square(fake)
+    real, fake = _float(real_logits), _float(fake_logits)
+    return _per_example(0.5 * tf.square(real - 1.0)) + _per_example(0.5 * tf.square(fake))
 
 
 def least_squares_generator_loss(fake_logits):
     """LSGAN with c=1: ½(D(G(z)) - 1)² (Mao et al. 2017, eq. 2)."""
-    return 0.5 * tf.square(_per_example(fake_logits) - 1.0)
+    return _per_example(0.5 * tf.square(_float(fake_logits) - 1.0))
 
 
 def wasserstein_discriminator_loss(real_logits, fake_logits):
@@ -68,8 +82,8 @@ def wasserstein_generator_loss(fake_logits):
 
 def hinge_discriminator_loss(real_logits, fake_logits):
     """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
-    real, fake = _per_example(real_logits), _per_example(fake_logits)
-    return tf.nn.relu(1.0 - real) + tf.nn.relu(1.0 + fake)
+    real, fake = _float(real_logits), _float(fake_logits)
+    return _per_example(tf.nn.relu(1.0 - real)) + _per_example(tf.nn.relu(1.0 + fake))
 
 
 def hinge_generator_loss(fake_logits):
@@ -77,9 +91,23 @@ def hinge_generator_loss(fake_logits):
     return -_per_example(fake_logits)
 
 
+def rpgan_discriminator_loss(real_logits, fake_logits):
+    """softplus(-(D(x) - D(G(z)))): relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024).
+
+    Each real example is paired with the fake example of the same index, as in R3GAN's
+    `AccumulateDiscriminatorGradients`; patch outputs pair patch by patch.
+    """
+    return _per_example(tf.nn.softplus(-(_float(real_logits) - _float(fake_logits))))
+
+
+def rpgan_generator_loss(fake_logits, real_logits):
+    """softplus(-(D(G(z)) - D(x))) (R3GAN, Huang et al. 2024); D(x) from the updated discriminator."""
+    return _per_example(tf.nn.softplus(-(_float(fake_logits) - _float(real_logits))))
+
+
 _PAIRS = {
     name: LossPair(
-        name, globals()[f"{name}_discriminator_loss"], globals()[f"{name}_generator_loss"]
+        name, globals()[f"{name}_discriminator_loss"], globals()[f"{name}_generator_loss"], name == "rpgan"
     )
     for name in NAMES
 }
@@ -90,7 +118,8 @@ def get(loss):
 
     Args:
       loss: one of `NAMES`, or any object with `discriminator_loss(real_logits,
-        fake_logits)` and `generator_loss(fake_logits)` returning per-example values.
+        fake_logits)` and `generator_loss(fake_logits)` returning per-example values
+        (`generator_loss(fake_logits, real_logits)` if it has `generator_needs_real = True`).
     """
     if isinstance(loss, str):
         if loss not in _PAIRS:
@@ -148,6 +177,23 @@ def r1_penalty(discriminator, real_images):
       [batch] squared gradient norms.
     """
     grads = _input_gradients(discriminator, tf.cast(real_images, tf.float32))
+    return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+
+
+def r2_penalty(discriminator, fake_images):
+    """R2 penalty ‖∇D(G(z))‖² on generated data (Mescheder et al. 2018; R3GAN, Huang et al. 2024).
+
+    The model weights it by γ/2 and treats the fake images as constants (no gradient
+    reaches the generator), as R3GAN detaches them.
+
+    Args:
+      discriminator: callable images -> outputs.
+      fake_images: [batch, H, W, C].
+
+    Returns:
+      [batch] squared gradient norms.
+    """
+    grads = _input_gradients(discriminator, tf.stop_gradient(tf.cast(fake_images, tf.float32)))
     return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
 

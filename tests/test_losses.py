@@ -32,6 +32,11 @@ EXPECTED = {
         lambda r, f: np.maximum(0, 1 - r) + np.maximum(0, 1 + f),
         lambda f: -f,
     ),
+    # R3GAN's Trainer.py: softplus(-(real - fake)) for D, softplus(-(fake - real)) for G.
+    "rpgan": (
+        lambda r, f: np.log1p(np.exp(-(r.astype(np.float64) - f))),
+        lambda f, r: np.log1p(np.exp(-(f.astype(np.float64) - r))),
+    ),
 }
 
 
@@ -40,10 +45,20 @@ def test_loss_pair_matches_formula(name):
     pair = losses.get(name)
     d_expected, g_expected = EXPECTED[name]
     d = pair.discriminator_loss(tf.constant(REAL), tf.constant(FAKE)).numpy()
-    g = pair.generator_loss(tf.constant(FAKE)).numpy()
+    if pair.generator_needs_real:  # relativistic: D(G(z)) is judged against D(x)
+        g = pair.generator_loss(tf.constant(FAKE), tf.constant(REAL)).numpy()
+        g_want = g_expected(FAKE[:, 0], REAL[:, 0])
+    else:
+        g = pair.generator_loss(tf.constant(FAKE)).numpy()
+        g_want = g_expected(FAKE[:, 0])
     assert d.shape == (5,) and g.shape == (5,)  # per example, for global-batch averaging
     np.testing.assert_allclose(d, d_expected(REAL[:, 0], FAKE[:, 0]), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(g, g_expected(FAKE[:, 0]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g, g_want, rtol=1e-5, atol=1e-6)
+
+
+def test_only_rpgan_needs_real_logits_in_the_generator_loss():
+    assert [name for name in losses.NAMES if losses.get(name).generator_needs_real] == ["rpgan"]
+    assert losses.LossPair("custom", None, None).generator_needs_real is False  # the default
 
 
 def test_hand_computed_values():
@@ -65,6 +80,34 @@ def test_softplus_form_is_stable_for_large_logits():
 def test_spatial_outputs_are_averaged_per_example():
     patch = tf.reshape(tf.range(8, dtype=tf.float32), [2, 2, 2, 1])  # PatchGAN-like outputs
     np.testing.assert_allclose(losses.wasserstein_generator_loss(patch).numpy(), [-1.5, -5.5])
+
+
+def test_patch_outputs_get_the_mean_per_patch_loss_not_the_loss_of_the_mean():
+    # Two patches [5, -5] on real and fake (TF-GAN / pix2pix): the mean per-patch
+    # cross-entropy is ½(sp(-5) + sp(5)) + ½(sp(5) + sp(-5)) = 5.0134, whereas the loss
+    # of the mean logit 0 would be 2 log 2 = 1.386.
+    patches = tf.reshape(tf.constant([5.0, -5.0]), [1, 1, 2, 1])
+    softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
+    expected = softplus(-5.0) + softplus(5.0)
+    d = losses.non_saturating_discriminator_loss(patches, patches).numpy()
+    np.testing.assert_allclose(d, [expected], rtol=1e-6)
+    assert d[0] == pytest.approx(5.0134, abs=1e-4)
+    g = losses.non_saturating_generator_loss(patches).numpy()
+    np.testing.assert_allclose(g, [0.5 * (softplus(-5.0) + softplus(5.0))], rtol=1e-6)
+    lsgan = losses.least_squares_generator_loss(patches).numpy()
+    np.testing.assert_allclose(lsgan, [0.5 * 0.5 * ((5 - 1) ** 2 + (-5 - 1) ** 2)], rtol=1e-6)
+    # Relativistic pairing pairs patch with patch: fake [5, -5] against real [-5, 5].
+    rp = losses.rpgan_generator_loss(patches, -patches).numpy()
+    np.testing.assert_allclose(rp, [0.5 * (softplus(-10.0) + softplus(10.0))], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", losses.NAMES)
+def test_one_logit_per_example_gives_the_same_value_as_a_flat_batch(name):
+    # [B, 1] outputs (every network today) are unchanged by per-patch averaging: bitwise.
+    pair = losses.get(name)
+    d_flat = pair.discriminator_loss(tf.constant(REAL[:, 0]), tf.constant(FAKE[:, 0])).numpy()
+    d_column = pair.discriminator_loss(tf.constant(REAL), tf.constant(FAKE)).numpy()
+    np.testing.assert_array_equal(d_flat, d_column)
 
 
 def test_get_rejects_unknown_names_and_accepts_objects():
@@ -107,6 +150,16 @@ def test_gradient_penalty_has_finite_gradient_at_zero_input_gradient():
     gradient = tape.gradient(penalty, variable)
     assert np.isfinite(gradient.numpy())
     assert penalty.numpy() == pytest.approx(1.0, abs=1e-5)  # (0 - 1)²
+
+
+def test_r2_penalty_closed_form_on_fakes_and_no_gradient_to_them():
+    # D(x) = ½‖x‖² has gradient x: R2 = ‖G(z)‖² per example.
+    critic = lambda x: 0.5 * tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]) ** 2, axis=1, keepdims=True)  # noqa: E731
+    fake = tf.Variable(np.arange(8, dtype=np.float32).reshape(2, 2, 2, 1))
+    with tf.GradientTape() as tape:
+        penalty = losses.r2_penalty(critic, fake)
+    np.testing.assert_allclose(penalty.numpy(), [0 + 1 + 4 + 9, 16 + 25 + 36 + 49], rtol=1e-6)
+    assert tape.gradient(penalty, fake) is None  # fakes are constants to the penalty (R3GAN detaches them)
 
 
 def test_r1_penalty_closed_form():
