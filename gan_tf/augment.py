@@ -23,9 +23,9 @@ import math
 import keras
 import tensorflow as tf
 
-# Canonical order, the reference's "color,translation,cutout": colour before the geometric
+# In canonical order, the reference's "color,translation,cutout": colour before the geometric
 # transformations, so that padded and cut-out pixels hold exactly the fill value.
-POLICIES = ("color", "translation", "cutout")
+from gan_tf.choices import AUGMENT_POLICIES as POLICIES  # noqa: E402 (declared without TensorFlow)
 
 TRANSLATION_RATIO = 0.125  # of the side: the reference's shift range
 CUTOUT_RATIO = 0.5  # of the side: the reference's square

@@ -24,8 +24,9 @@ TEXT_CONDITIONING_MODES = ("concat", "projection")
 # gan_tf.networks.text: caption encoders.
 TEXT_ENCODERS = ("gru", "attention")
 
-# gan_tf.augment: DiffAugment policies (Zhao et al. 2020).
-AUGMENT_POLICIES = ("translation", "cutout", "color")
+# gan_tf.augment: DiffAugment policies (Zhao et al. 2020), in the order they are applied
+# (the reference's: colour before the geometric ones).
+AUGMENT_POLICIES = ("color", "translation", "cutout")
 
 # gan_tf.distribute: strategies, precision policies and XLA settings.
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
