@@ -9,7 +9,6 @@ images with the data set's classifier (and InceptionV3 when its weights are
 given or cached), scores held-out real images (the test split) the same way as
 the floor, prints a table and writes `<run_dir>/eval.json`.
 """
-import json
 import os
 import platform
 import sys
@@ -52,12 +51,12 @@ def _restore_gan(run_dir, checkpoint):
 
 def check_run_dir(run_dir):
     """Raises `EvaluateError` unless `run_dir` looks like a training run's directory."""
-    if not run_dir or not os.path.isdir(run_dir):
-        raise EvaluateError(f"--run_dir={run_dir!r} is not a directory; expected the --out_dir "
-                            "of a training run, e.g. runs/mnist.")
-    if not os.path.isfile(os.path.join(run_dir, "config.json")):
-        raise EvaluateError(f"--run_dir={run_dir!r} has no config.json; expected the --out_dir "
-                            "of a training run, e.g. runs/mnist.")
+    from gan_tf.experiments import run_record
+
+    try:
+        run_record.config_path(run_dir)
+    except run_record.RunRecordError as error:
+        raise EvaluateError(str(error)) from None
 
 
 def format_table(metrics, floor, num_samples, floor_samples, matched=None):
@@ -146,11 +145,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
                      "keras": keras.__version__},
     }
     output = output or os.path.join(run_dir, "eval.json")
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, output)
+    from gan_tf import atomic
+
+    atomic.write_json(output, record)
     record["table"] = format_table(metrics, floor, num_samples, floor_samples, matched)
     record["output"] = output
     return record

@@ -10,7 +10,6 @@ range, the prompt's words and length) is checked first; a mistake is reported in
 line naming the value and what was expected, with exit status 1.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -34,14 +33,12 @@ def _parser():
 
 def read_run(run_dir):
     """The run's config.json record; raises `GenerateError` if `run_dir` is not a run directory."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isdir(run_dir) or not os.path.isfile(path):
-        raise GenerateError(
-            f"--run_dir={run_dir!r} has no config.json: expected the --out_dir of a training run, "
-            "e.g. runs/text_to_image_mnist."
-        )
-    with open(path) as f:
-        return json.load(f)
+    from gan_tf.experiments import run_record
+
+    try:
+        return run_record.read(run_dir)
+    except run_record.RunRecordError as error:
+        raise GenerateError(str(error)) from None
 
 
 def check_request(run_dir, record, prompt=None, label=None, n=16):

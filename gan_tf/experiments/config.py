@@ -47,6 +47,7 @@ FIELD_CHECKS = {
     "image_size": ((lambda value: value == 0 or value >= 8), "0 (the dataset's size) or a side of at least 8"),
     "channels": ((lambda value: value in (0, 1, 3)), "0 (the dataset's own), 1 or 3"),
     "eval_every": _OFF_OR_MORE,
+    "time_budget": ((lambda value: 0 <= value < float("inf")), "minutes of training time >= 0 (0 = off)"),
     "gradient_penalty": _OFF_OR_MORE,
     "r1_gamma": _OFF_OR_MORE,
     "weight_clip": _OFF_OR_MORE,
@@ -110,6 +111,7 @@ class ExperimentConfig:
     jit_compile: str = "auto"
     mixed_precision: str = "none"
     eval_every: int = 0  # 0 = no evaluation during training
+    time_budget: float = 0.0  # minutes of training time, then stop at a step (0 = off)
     eval_samples: int = 10000
     sample_grid: int = 64
     resume: bool = True

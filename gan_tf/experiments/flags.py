@@ -34,6 +34,8 @@ _HELP = {
     "jit_compile": "XLA: auto (on a single GPU only; slower on CPU), true, false.",
     "mixed_precision": "none, mixed_float16 (GPU), mixed_bfloat16.",
     "eval_every": "Evaluate the generator every N epochs and at the end (0 = never).",
+    "time_budget": "Stop once this many minutes of training have passed (at a step; time before a kill "
+                   "counts); rerun with a larger budget to continue the run (0 = off).",
     "eval_samples": "Generated images per evaluation.",
     "sample_grid": "Images in the fixed-noise sample grid.",
     "resume": "Resume from the newest checkpoint in --out_dir (--noresume refuses a used directory).",
