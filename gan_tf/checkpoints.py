@@ -159,6 +159,8 @@ class CheckpointManager:
         self.max_to_keep = max_to_keep
         self.recipe = recipe
         self.restored_meta = {}  # the `__meta__` of the checkpoint restored last
+        # Set by `time_budget.TrainingClock` before an epoch's checkpoint: time and record for it.
+        self.pending_meta = None
 
     def checkpoints(self):
         """[(epoch, path)] of complete-looking checkpoint files, oldest first."""
@@ -172,7 +174,12 @@ class CheckpointManager:
           steps_into_epoch: steps done of the next epoch (a mid-epoch stop), else 0.
           training_seconds: training time spent by the run so far (for `--time_budget`).
           record: the metrics record of the epoch (written again if `metrics.jsonl` lost it).
+
+        Either left out is taken from `pending_meta` when set.
         """
+        pending, self.pending_meta = self.pending_meta or {}, None
+        training_seconds = pending.get("training_seconds") if training_seconds is None else training_seconds
+        record = pending.get("record") if record is None else record
         os.makedirs(self.directory, exist_ok=True)
         variables = _flatten(self.gan)
         arrays = {key: np.asarray(v.numpy()) for key, v in variables}
@@ -215,20 +222,19 @@ class CheckpointManager:
             try:
                 self.restore(path)
             except READ_ERRORS as error:
-                failures.append(f"{path}: {error}")
-                if set_aside_unreadable:
-                    os.replace(path, path + UNREADABLE_SUFFIX)
-                    logging.warning("Checkpoint %s is unreadable (%s); moved it to %s and trying an older one.",
-                                    path, error, path + UNREADABLE_SUFFIX)
-                else:
-                    logging.warning("Checkpoint %s is unreadable (%s); trying an older one.", path, error)
+                logging.warning("Checkpoint %s is unreadable (%s); trying an older one.", path, error)
+                failures.append((path, error))
                 continue
             logging.info("Resumed from %s.", path)
+            if set_aside_unreadable:  # only once a good one is found: never leave a run with none
+                for bad, _ in failures:
+                    os.replace(bad, bad + UNREADABLE_SUFFIX)
+                    logging.warning("Moved unreadable %s to %s.", bad, bad + UNREADABLE_SUFFIX)
             return epoch
         if failures:
             raise CheckpointError(
                 "No checkpoint in {} could be restored:\n  {}\nMove them away to start afresh.".format(
-                    self.directory, "\n  ".join(failures)
+                    self.directory, "\n  ".join(f"{path}: {error}" for path, error in failures)
                 )
             )
         return 0

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from gan_tf import atomic
+
 
 def image_grid(images, columns=None):
     """Tiles images in [-1, 1] into one uint8 picture.
@@ -36,10 +38,12 @@ def save_grid(images, path, columns=None):
 
     grid = image_grid(images, columns)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if grid.shape[-1] == 1:
-        matplotlib.image.imsave(path, grid[..., 0], cmap="gray", vmin=0, vmax=255)
-    else:
-        matplotlib.image.imsave(path, grid)
+    image_format = os.path.splitext(path)[1][1:].lower() or "png"
+    with atomic.replace_atomically(path, "wb") as f:  # a kill mid-write never leaves a torn grid
+        if grid.shape[-1] == 1:
+            matplotlib.image.imsave(f, grid[..., 0], cmap="gray", vmin=0, vmax=255, format=image_format)
+        else:
+            matplotlib.image.imsave(f, grid, format=image_format)
     return path
 
 

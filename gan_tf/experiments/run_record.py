@@ -43,7 +43,9 @@ def read(run_dir, need_data=False):
         raise RunRecordError(
             f"{path} is not valid JSON ({error}): expected the config.json a training run writes."
         ) from None
+    holds = ""
     if not isinstance(record, dict):
+        holds = f" (it holds a JSON {type(record).__name__}, not an object)"
         record = {}
     missing = [] if isinstance(record.get("flags"), dict) else ["flags"]
     if need_data or "data" in record:
@@ -52,7 +54,9 @@ def read(run_dir, need_data=False):
         if need_data:
             missing += [f"data.{key}" for key in ("image_shape", "source") if key not in (data or {})]
     if missing:
-        raise RunRecordError(f"{path} lacks {', '.join(missing)}: expected the config.json a training run writes.")
+        raise RunRecordError(
+            f"{path} lacks {', '.join(missing)}{holds}: expected the config.json a training run writes."
+        )
     unknown = sorted(set(record["flags"]) - set(ExperimentConfig().to_dict()))
     if unknown:
         raise RunRecordError(
