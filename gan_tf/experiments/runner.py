@@ -187,10 +187,10 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
 
 
 def _read_metrics(path):
-    """The records of `metrics.jsonl`; a torn last line (a kill or full disk mid-append) is dropped."""
+    """(records, torn) of `metrics.jsonl`: a torn last line (a kill or full disk mid-append) is dropped."""
     with open(path, "rb") as f:
         lines = f.read().split(b"\n")
-    records = []
+    records, torn = [], False
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -201,13 +201,14 @@ def _read_metrics(path):
         except (ValueError, UnicodeDecodeError) as error:
             if all(not rest.strip() for rest in lines[number:]):
                 logging.warning("%s: dropping its torn last line %d (%s).", path, number, error)
+                torn = True
                 continue
             raise ValueError(
                 f"{path}, line {number}, is not a metrics record ({error}): repair or remove that line "
                 "(the run's checkpoints are intact)."
             ) from None
         records.append(record)
-    return records
+    return records, torn
 
 
 def _keep_metrics_until(path, step, restored_record=None, drop_partial=False):
@@ -217,13 +218,13 @@ def _keep_metrics_until(path, step, restored_record=None, drop_partial=False):
     the last record of a finished run can always be re-created. `drop_partial` drops the
     record of a mid-epoch stop, when training goes on to complete that epoch.
     """
-    records = _read_metrics(path) if os.path.exists(path) else []
+    records, torn = _read_metrics(path) if os.path.exists(path) else ([], False)
     kept = [r for r in records if r["step"] <= step and not (drop_partial and r.get("stopped"))]
     if (restored_record and not (drop_partial and restored_record.get("stopped"))
             and not any(r["step"] == restored_record.get("step") for r in kept)):
         kept.append(restored_record)
         kept.sort(key=lambda r: r["step"])
-    if kept == records and (os.path.exists(path) or not kept):
+    if kept == records and not torn and (os.path.exists(path) or not kept):
         return
     # Written aside and renamed, so that a kill during the rewrite loses no record.
     atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
