@@ -95,6 +95,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       verbose: progress bars.
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise EvaluateError(f"--output={output!r}: the directory {os.path.dirname(os.path.abspath(output))!r} "
+                            "does not exist (checked before computing anything).")
     from gan_tf.metrics.evaluation import Evaluator
 
     started = time.perf_counter()

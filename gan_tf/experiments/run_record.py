@@ -16,12 +16,12 @@ class RunRecordError(ValueError):
 
 def config_path(run_dir):
     """`<run_dir>/config.json`; raises `RunRecordError` if `run_dir` has none."""
-    path = os.path.join(run_dir or "", CONFIG_NAME)
-    if not run_dir or not os.path.isdir(run_dir) or not os.path.isfile(path):
-        raise RunRecordError(
-            f"--run_dir={run_dir!r} has no config.json: expected the --out_dir of a training run, "
-            "e.g. runs/mnist."
-        )
+    expected = "expected the --out_dir of a training run, e.g. runs/mnist."
+    if not run_dir or not os.path.isdir(run_dir):
+        raise RunRecordError(f"--run_dir={run_dir!r} is not a directory, so it has no config.json: {expected}")
+    path = os.path.join(run_dir, CONFIG_NAME)
+    if not os.path.isfile(path):
+        raise RunRecordError(f"--run_dir={run_dir!r} has no config.json: {expected}")
     return path
 
 
