@@ -302,3 +302,20 @@ def test_a_relative_data_dir_is_recorded_absolute(data_dir, tmp_path, monkeypatc
     out = tmp_path / "run"
     run(_tiny(os.path.basename(data_dir), out))
     assert json.loads((out / "config.json").read_text())["flags"]["data_dir"] == data_dir
+
+
+def test_evaluate_output_in_a_missing_directory_fails_before_computing(finished, tmp_path, monkeypatch):
+    from gan_tf import evaluate as evaluate_cli
+
+    def never(*args):
+        raise AssertionError("restored the generator before checking --output")
+
+    monkeypatch.setattr(evaluate_cli, "_restore_gan", never)
+    with pytest.raises(evaluate_cli.EvaluateError, match="--output=.*/nonexistent/e.json.*does not exist"):
+        evaluate_cli.evaluate(str(finished), output=str(tmp_path / "nonexistent" / "e.json"), verbose=False)
+
+
+def test_a_time_budget_under_multi_worker_is_refused_before_anything_starts(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="--time_budget=1.0 with --strategy=multi_worker"):
+        run(_tiny(data_dir, tmp_path / "run", strategy="multi_worker", time_budget=1.0))
+    assert not (tmp_path / "run").exists()
