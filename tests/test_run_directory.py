@@ -158,8 +158,12 @@ def test_every_artefact_of_a_finished_run_is_recreated_by_rerunning(data_dir, da
     (damaged / "samples" / "final.png").write_bytes(b"")  # a kill while it was written
     os.remove(damaged / "samples" / "epoch_0002.png")
     (damaged / "metrics.jsonl").write_text(lines[0] + "\n")  # the last line lost
+    leftovers = [damaged / "checkpoints" / "ckpt-000003.npz.k1ll3d.partial", damaged / "metrics.jsonl.x.partial"]
+    for path in leftovers:  # what writes interrupted by a kill leave
+        path.write_bytes(b"half")
     result = run(_tiny(data_dir, damaged, epochs=2))
     assert result["history"] == {}
+    assert not any(path.exists() for path in leftovers)
     assert (damaged / "samples" / "final.png").stat().st_size > 0
     assert (damaged / "samples" / "epoch_0002.png").stat().st_size > 0
     assert (damaged / "metrics.jsonl").read_text().splitlines() == lines

@@ -238,6 +238,16 @@ def _record_stop(out_dir, stop):
     atomic.write_json(path, record)
 
 
+def _remove_leftovers(out_dir):
+    """Removes the temporary files of writes a killed process never finished (we hold the lock)."""
+    for directory in (out_dir, os.path.join(out_dir, "checkpoints"), os.path.join(out_dir, "samples")):
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                path = os.path.join(directory, name)
+                if name.endswith(atomic.PARTIAL_SUFFIX) and os.path.isfile(path) and not os.path.islink(path):
+                    os.remove(path)
+
+
 def _write_grids(gan, config, epoch):
     """Writes the fixed-noise grid of `epoch` if it is missing, and `final.png` (re-creatable artefacts)."""
     grid = gan_callbacks.SampleGrid(config.out_dir, None, config.sample_grid, seed=config.seed)
@@ -310,6 +320,7 @@ def run(config: ExperimentConfig):
 
 def _train(config, strategy, jit_compile, dataset, info, previous):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
+    _remove_leftovers(config.out_dir)
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
     with strategy.scope():
         gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile, conditioning)
@@ -404,7 +415,7 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
             if clock.stopped_at:
                 break
     except time_budget.BudgetReached as stop:
-        _stop_mid_epoch(config, gan, manager, metrics_path, stop)
+        _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list)
     except KeyboardInterrupt:
         done = manager.checkpoints()
         raise Interrupted(
@@ -459,18 +470,24 @@ def _stop_record(config, epoch, steps_into_epoch, step, training_seconds):
             "steps_into_epoch": steps_into_epoch, "step": step, "training_seconds": round(training_seconds, 3)}
 
 
-def _stop_mid_epoch(config, gan, manager, metrics_path, stop):
-    """After a budget stop inside an epoch: its metrics line, the final grid, then its checkpoint.
+def _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list):
+    """After a budget stop inside an epoch: its evaluation and metrics line, the end-of-training
+    callbacks (`final.png`, writers closed), then its checkpoint.
 
     In that order, as at an epoch's end: the checkpoint marks the stop done, so a kill before
     it makes the rerun redo (and record again) the steps since the previous checkpoint.
     """
-    record = time_budget.epoch_record(gan, stop.epoch + 1, stop.logs)
+    logs = dict(stop.logs)
+    for callback in callback_list:
+        if getattr(callback, "evaluator", None) is not None and hasattr(callback, "num_samples"):
+            logs.update(callback.evaluator.evaluate_generator(gan, callback.num_samples))  # --eval_every
+    record = time_budget.epoch_record(gan, stop.epoch + 1, logs)
     record.update(steps_into_epoch=stop.steps_into_epoch, stopped="time_budget",
                   training_seconds=round(stop.training_seconds, 3))
     with open(metrics_path, "a") as f:
         f.write(json.dumps(record) + "\n")
-    _write_grids(gan, config, 0)
+    for callback in callback_list:  # Keras skips on_train_end when fit is left by an exception
+        callback.on_train_end(logs)
     manager.save(stop.epoch, stop.steps_into_epoch, training_seconds=stop.training_seconds, record=record)
 
 
