@@ -58,15 +58,18 @@ class TrainingClock(keras.callbacks.Callback):
       steps_per_epoch: steps of a full epoch.
       manager: the run's `CheckpointManager` (its next save gets the time and the record).
       start: `(epoch, steps_into_epoch)` where this process starts training.
+      start_record: the metrics record of a mid-epoch stop being resumed: its running means
+        seed the epoch's trackers, so that the epoch's line averages all its steps.
     """
 
-    def __init__(self, budget_seconds, spent_seconds, steps_per_epoch, manager, start=(0, 0)):
+    def __init__(self, budget_seconds, spent_seconds, steps_per_epoch, manager, start=(0, 0), start_record=None):
         super().__init__()
         self.budget_seconds = float(budget_seconds)
         self.spent_seconds = float(spent_seconds)
         self.steps_per_epoch = int(steps_per_epoch)
         self.manager = manager
         self._resume = start
+        self._start_record = start_record or {}
         self.stopped_at = None  # (epochs done, steps into the next) once the budget stopped training
 
     def spent(self):
@@ -81,7 +84,20 @@ class TrainingClock(keras.callbacks.Callback):
         resume_epoch, resume_step = self._resume
         self._epoch = epoch
         self._steps_into = resume_step if epoch == resume_epoch else 0
+        if epoch == resume_epoch and resume_step:
+            self._seed_trackers(resume_step)
         self._resume = (None, 0)
+
+    def _seed_trackers(self, steps):
+        # Keras resets the trackers just before on_epoch_begin; a Mean holds (total, count).
+        for name, tracker in getattr(self.model, "trackers", {}).items():
+            mean = self._start_record.get(name)
+            if isinstance(mean, float) and hasattr(tracker, "total") and hasattr(tracker, "count"):
+                try:
+                    tracker.total.assign(mean * steps)
+                    tracker.count.assign(float(steps))
+                except (ValueError, NotImplementedError):  # e.g. a sum-aggregated replica variable
+                    tracker.reset_state()
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_into += 1

@@ -91,6 +91,10 @@ def test_budget_stops_mid_epoch_and_the_continued_run_equals_an_uninterrupted_on
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert [(r["epoch"], r["step"]) for r in _metrics(out)] == [(1, 2), (2, 4), (3, 6)]
+    # The continued epoch's line averages all its steps, those before the stop included.
+    for straight, continued in zip(_metrics(tmp_path / "straight"), _metrics(out)):
+        for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+            np.testing.assert_allclose(continued[key], straight[key], rtol=1e-6, err_msg=key)
 
 
 def test_budget_spent_at_an_epoch_end_ends_that_epoch_normally(data_dir, tmp_path, fake_clock):

@@ -70,7 +70,7 @@ def _recipe_differences(recorded, config):
 
 
 def _check_run_directory(config):
-    """Refuses a run directory that holds a different run; returns its old config record or None.
+    """Refuses a run directory that holds a different run; returns its config.json record or None.
 
     Called before anything is written, so a mistake never overwrites an earlier run. Only
     checkpoints make a run worth protecting: a directory without any (a run that failed
@@ -294,7 +294,7 @@ def run(config: ExperimentConfig):
     if config.data_dir:  # recorded absolute, so that evaluate works from any working directory
         config = dataclasses.replace(config, data_dir=os.path.abspath(config.data_dir))
     distribute.configure_cpu_devices(config.cpu_devices)
-    previous = _check_run_directory(config)
+    _check_run_directory(config)  # before the data is loaded: a refusal comes at once
     strategy = distribute.make_strategy(config.strategy)
     distribute.check_global_batch(config.batch_size, strategy)
     jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
@@ -314,11 +314,11 @@ def run(config: ExperimentConfig):
     _check_data(config, dataset, info)
     _probe_writable(config.out_dir)
     with RunLock(config.out_dir):
-        previous = _check_run_directory(config)  # again, now that no other process can change it
-        return _train(config, strategy, jit_compile, dataset, info, previous)
+        _check_run_directory(config)  # again, now that no other process can change it
+        return _train(config, strategy, jit_compile, dataset, info)
 
 
-def _train(config, strategy, jit_compile, dataset, info, previous):
+def _train(config, strategy, jit_compile, dataset, info):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
     _remove_leftovers(config.out_dir)
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
@@ -393,7 +393,8 @@ def _train(config, strategy, jit_compile, dataset, info, previous):
         # the rerun (resuming after the checkpoint) never writes again.
         gan_callbacks.Checkpoint(manager),
     ]
-    clock = time_budget.TrainingClock(budget_seconds, spent_seconds, steps, manager, (start_epoch, start_step))
+    clock = time_budget.TrainingClock(budget_seconds, spent_seconds, steps, manager, (start_epoch, start_step),
+                                      start_record=meta.get("record") if start_step else None)
     # Right before the checkpoint: it hands the checkpoint the epoch's time and full record.
     callback_list.insert(_checkpoint_index(callback_list), clock)
     started = time.perf_counter()
