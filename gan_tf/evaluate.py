@@ -72,12 +72,12 @@ def _restore_gan(run_dir, checkpoint):
 
 def check_run_dir(run_dir):
     """Raises `EvaluateError` unless `run_dir` looks like a training run's directory."""
-    if not run_dir or not os.path.isdir(run_dir):
-        raise EvaluateError(f"--run_dir={run_dir!r} is not a directory; expected the --out_dir "
-                            "of a training run, e.g. runs/mnist.")
-    if not os.path.isfile(os.path.join(run_dir, "config.json")):
-        raise EvaluateError(f"--run_dir={run_dir!r} has no config.json; expected the --out_dir "
-                            "of a training run, e.g. runs/mnist.")
+    from gan_tf.experiments import run_record
+
+    try:
+        run_record.config_path(run_dir)
+    except run_record.RunRecordError as error:
+        raise EvaluateError(str(error)) from None
 
 
 def _restore_checked(run_dir, checkpoint):
@@ -127,6 +127,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       verbose: progress bars.
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise EvaluateError(f"--output={output!r}: the directory {os.path.dirname(os.path.abspath(output))!r} "
+                            "does not exist (checked before computing anything).")
     from gan_tf.metrics.evaluation import Evaluator
 
     started = time.perf_counter()
@@ -170,19 +173,12 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
                      "keras": keras.__version__},
     }
     output = output or os.path.join(run_dir, "eval.json")
-    _write_json(record, output)
+    from gan_tf import atomic
+
+    atomic.write_json(output, record)
     record["table"] = format_table(metrics, floor, num_samples, floor_samples, matched)
     record["output"] = output
     return record
-
-
-def _write_json(record, output):
-    """Writes aside and renames, so that a kill never leaves a half-written file."""
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, output)
 
 
 def _load_images(dataset, split, config, data_source, data_dir):
@@ -324,7 +320,9 @@ def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, ba
     if os.path.isfile(output):
         with open(output) as f:
             previous = json.load(f)
-    _write_json({**previous, "nearest": record}, output)
+    from gan_tf import atomic
+
+    atomic.write_json(output, {**previous, "nearest": record})
     record["output"] = output
     return record
 

@@ -80,14 +80,12 @@ def parse(argv):
 
 def read_run(run_dir):
     """The run's config.json record; raises `GenerateError` if `run_dir` is not a run directory."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isdir(run_dir) or not os.path.isfile(path):
-        raise GenerateError(
-            f"--run_dir={run_dir!r} has no config.json: expected the --out_dir of a training run, "
-            "e.g. runs/text_to_image_mnist."
-        )
-    with open(path) as f:
-        return json.load(f)
+    from gan_tf.experiments import run_record
+
+    try:
+        return run_record.read(run_dir)
+    except run_record.RunRecordError as error:
+        raise GenerateError(str(error)) from None
 
 
 def _recorded_vocabulary(run_dir, dataset):

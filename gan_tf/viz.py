@@ -19,6 +19,8 @@ import re
 import numpy as np
 from matplotlib.figure import Figure
 
+from gan_tf import atomic
+
 GAP_VALUE = 255  # white separators: visible on the black backgrounds of MNIST-like data
 RUN_GRID_GAP = 2  # pixels between the tiles of a run's sample grids
 MAX_GIF_FRAMES = 50
@@ -73,7 +75,10 @@ def save_image(pixels, path):
 
     pixels = np.asarray(pixels)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+    extension = os.path.splitext(path)[1][1:].upper()
+    image_format = {"": "PNG", "JPG": "JPEG"}.get(extension, extension)
+    with atomic.replace_atomically(path, "wb") as f:  # a kill mid-write never leaves a torn picture
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(f, format=image_format)
     return path
 
 
@@ -106,8 +111,9 @@ def save_gif(frames, path, frame_ms=200, last_frame_ms=2000, loop=True):
     pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in map(np.asarray, frames)]
     durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations,
-                     loop=0 if loop else None, optimize=False)
+    with atomic.replace_atomically(path, "wb") as f:
+        pictures[0].save(f, format="GIF", save_all=True, append_images=pictures[1:], duration=durations,
+                         loop=0 if loop else None, optimize=False)
     return path
 
 

@@ -27,7 +27,8 @@ def _env():
 def _final_state(run_dir):
     path = os.path.join(run_dir, "checkpoints", "ckpt-000012.npz")
     with np.load(path, allow_pickle=False) as stored:
-        return {key: stored[key] for key in stored.files if key != "__paths__"}
+        # __paths__ holds auto-numbered layer names, __meta__ wall-clock training time.
+        return {key: stored[key] for key in stored.files if key not in ("__paths__", "__meta__")}
 
 
 def _epochs_done(pattern):

@@ -112,3 +112,70 @@ def test_unwritable_out_dir_fails_before_training(tmp_path):
                               width=4, latent_dim=4, verbose=0)
     with pytest.raises(OSError, match="a_file/run"):
         run(config)
+
+
+# The lock module alone, so that helper processes start without importing TensorFlow.
+_LOCK_SCRIPT = """
+import importlib.util, os, sys, time
+spec = importlib.util.spec_from_file_location("run_lock", {module!r})
+run_lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_lock)
+directory, go, release = sys.argv[1:4]
+while not os.path.exists(go):
+    time.sleep(0.01)
+try:
+    lock = run_lock.RunLock(directory).acquire()
+except run_lock.RunLockedError:
+    print("refused", flush=True)
+    sys.exit(0)
+print("got", flush=True)
+while not os.path.exists(release):
+    time.sleep(0.01)
+lock.release()
+"""
+
+
+def _lock_processes(tmp_path, count):
+    import gan_tf.run_lock
+
+    script = _LOCK_SCRIPT.format(module=gan_tf.run_lock.__file__)
+    args = [str(tmp_path / "run"), str(tmp_path / "go"), str(tmp_path / "release")]
+    (tmp_path / "run").mkdir(exist_ok=True)
+    return [subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+            for _ in range(count)]
+
+
+def test_racing_processes_get_the_lock_exactly_once_and_a_killed_holder_frees_it(tmp_path):
+    processes = _lock_processes(tmp_path, 6)
+    (tmp_path / "go").touch()
+    outcomes = [process.stdout.readline().strip() for process in processes]
+    assert sorted(outcomes) == ["got"] + ["refused"] * 5
+    holder = processes[outcomes.index("got")]
+    with pytest.raises(RunLockedError, match=f"in use by pid {holder.pid}"):
+        RunLock(str(tmp_path / "run")).acquire()
+    holder.kill()  # SIGKILL: no clean-up runs; the kernel drops the flock
+    for process in processes:
+        process.wait()
+    assert (tmp_path / "run" / ".lock").exists()
+    with RunLock(str(tmp_path / "run")):
+        pass
+    assert not (tmp_path / "run" / ".lock").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"{garbled", b'{"host": "elsewhere", "pid": 1}'])
+def test_an_empty_or_garbled_or_foreign_lock_file_is_no_obstacle(tmp_path, content):
+    (tmp_path / ".lock").write_bytes(content)  # e.g. a kill between creating and writing it
+    with RunLock(str(tmp_path)):
+        import json
+
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_untouched(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "run").mkdir()
+    os.symlink(victim, tmp_path / "run" / ".lock")
+    with pytest.raises(OSError, match="is a symlink"):
+        RunLock(str(tmp_path / "run")).acquire()
+    assert victim.read_text() == "precious"

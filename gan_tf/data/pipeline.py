@@ -133,7 +133,7 @@ def epoch_seed(seed, epoch):
 
 
 def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, num_epochs,
-                     steps_per_epoch=None, shuffle_buffer=None):
+                     steps_per_epoch=None, shuffle_buffer=None, start_step=0):
     """The stream of training batches for `model.fit`, reproducible epoch by epoch.
 
     Feed it as `model.fit(batches, epochs=num_epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
@@ -143,7 +143,8 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
 
     Epoch `e` is `dataset` shuffled with a seed that depends only on `(seed, e)`, batched with
     `drop_remainder=True` and cut to `steps` batches; so resuming at `start_epoch=k` reproduces an
-    uninterrupted run's batches from epoch `k` on. If elements go missing at run time (an unreadable file
+    uninterrupted run's batches from epoch `k` on, and `start_step=s` on top continues from batch `s` of
+    epoch `k` (a run stopped mid-epoch, e.g. by its time budget). If elements go missing at run time (an unreadable file
     skipped by the loader), the epoch continues into a reshuffled second pass instead of coming up short.
 
     Args:
@@ -155,9 +156,11 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
       num_epochs: epoch index to stop before (Keras `epochs`).
       steps_per_epoch: optional cap on batches per epoch.
       shuffle_buffer: elements in the shuffle buffer; default: all of them if they fit in 256 MiB.
+      start_step: batches of `start_epoch` already trained (0 <= start_step < steps); the stream
+        then holds `(num_epochs - start_epoch) * steps - start_step` batches.
 
     Returns:
-      `(batches, steps)`: the batched, prefetched dataset and the number of batches per epoch,
+      `(batches, steps)`: the batched, prefetched dataset and the number of batches per (full) epoch,
       `min(steps_per_epoch or inf, num_examples // batch_size)`.
 
     Raises:
@@ -181,6 +184,9 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
     steps = num_examples // batch_size
     if steps_per_epoch is not None:
         steps = min(steps, int(steps_per_epoch))
+    if (isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer))
+            or not 0 <= start_step < max(steps, 1) or (start_step and start_epoch >= num_epochs)):
+        raise DataError(f"start_step={start_step!r}; expected an integer in [0, {steps}) inside an epoch to train")
     buffer = int(shuffle_buffer) if shuffle_buffer else default_shuffle_buffer(dataset, num_examples)
     run_seed = tf.constant(int(seed), tf.int64)
 
@@ -191,10 +197,13 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
         # went missing at run time; then the epoch goes on into a second (reshuffled) pass.
         return shuffled.repeat().batch(batch_size, drop_remainder=True).take(steps)
 
-    total = (int(num_epochs) - int(start_epoch)) * steps
+    total = (int(num_epochs) - int(start_epoch)) * steps - int(start_step)
     batches = (
         tf.data.Dataset.range(int(start_epoch), int(num_epochs))
         .flat_map(one_epoch)
+        # The skipped batches are rebuilt (not trained on): the rest of the epoch is then exactly
+        # the uninterrupted run's.
+        .skip(int(start_step))
         .apply(tf.data.experimental.assert_cardinality(total))
         .prefetch(AUTOTUNE)
     )

@@ -11,7 +11,7 @@ import os
 
 from absl import logging
 
-from gan_tf import networks, text
+from gan_tf import atomic, networks, text
 from gan_tf.conditioning import ClassConditioning, TextConditioning
 from gan_tf.networks.conditional import conditional_discriminator, conditional_generator
 
@@ -32,9 +32,7 @@ def save_text(conditioning, run_dir):
     """Writes a text conditioning's captions and vocabulary to `run_dir/text.json` (atomically)."""
     record = {"captions": conditioning.captions.to_dict(), "vocabulary": conditioning.vocabulary.to_dict()}
     path = os.path.join(run_dir, TEXT_FILE)
-    with open(path + ".partial", "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(path + ".partial", path)
+    atomic.write_json(path, record, indent=1)
 
 
 def make_conditioning(config, num_classes, run_dir=None):

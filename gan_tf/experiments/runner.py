@@ -16,10 +16,10 @@ import tensorflow as tf
 from absl import logging
 
 import gan_tf
+from gan_tf import atomic, checkpoints, cpu, distribute, progress, time_budget
 from gan_tf import callbacks as gan_callbacks
-from gan_tf import checkpoints, cpu, distribute, progress
 from gan_tf import data as gan_data
-from gan_tf.experiments import conditional
+from gan_tf.experiments import conditional, run_record
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
 from gan_tf.gan import GAN
 from gan_tf.run_lock import RunLock, RunLockedError
@@ -34,48 +34,128 @@ USER_ERRORS = (
 )
 
 
-def _check_run_directory(config):
-    """Refuses a run directory that holds a different run; returns its old config or None.
+class Interrupted(RuntimeError):
+    """Training was stopped by Ctrl-C (SIGINT); the run resumes from its last checkpoint."""
 
-    Called before anything is written, so a mistake never overwrites an earlier run.
-    """
-    path = os.path.join(config.out_dir, "config.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        previous = json.load(f)
-    has_checkpoints = os.path.isdir(os.path.join(config.out_dir, "checkpoints")) and any(
-        name.endswith(".npz") for name in os.listdir(os.path.join(config.out_dir, "checkpoints"))
-    )
-    if has_checkpoints and not config.resume:
-        raise ValueError(
-            f"--out_dir={config.out_dir!r} already holds a run with checkpoints and --noresume was "
-            "given: choose another --out_dir (nothing was changed)."
-        )
-    # A field missing from an older config.json had its default value then.
-    before = {**ExperimentConfig().to_dict(), **previous.get("flags", {})}
-    differences = [
+
+USER_ERRORS += (Interrupted,)
+
+
+def _recipe(config):
+    """The fields that define what a run trains (stored in config.json and every checkpoint)."""
+    return {key: getattr(config, key) for key in RECIPE_FIELDS}
+
+
+def _refuse_symlinks(directory):
+    """A run writes, resumes and prunes only inside its own directory: symlinks in it are refused."""
+    for root, names, files in os.walk(directory):
+        for name in names + files:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                raise ValueError(
+                    f"--out_dir={directory!r} holds a symlink, {path} -> {os.readlink(path)}: a run directory "
+                    "must hold its own files (a link could make it resume, write or delete another run's); "
+                    "remove the link or choose another --out_dir (nothing was changed)."
+                )
+
+
+def _recipe_differences(recorded, config):
+    # A field missing from an older record had its default value then.
+    before = {**ExperimentConfig().to_dict(), **recorded}
+    return [
         f"{key}: {before[key]!r} there, {getattr(config, key)!r} now"
         for key in RECIPE_FIELDS
         if before[key] != getattr(config, key)
     ]
-    if differences:
+
+
+def _check_run_directory(config):
+    """Refuses a run directory that holds a different run; returns its config.json record or None.
+
+    Called before anything is written, so a mistake never overwrites an earlier run. Only
+    checkpoints make a run worth protecting: a directory without any (a run that failed
+    before its first one) is taken over by the corrected command. The recipe is checked
+    against config.json and against the newest readable checkpoint, so deleting
+    config.json does not let other flags resume the old checkpoints.
+    """
+    out_dir = config.out_dir
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out_dir={out_dir!r} is a file, not a directory: choose a directory path.")
+    if not os.path.isdir(out_dir):
+        return None
+    _refuse_symlinks(out_dir)
+    found = checkpoints.list_checkpoints(os.path.join(out_dir, "checkpoints"))
+    if not found:
+        return None
+    if not config.resume:
         raise ValueError(
-            f"--out_dir={config.out_dir!r} holds a different run ({'; '.join(differences)}): "
-            "resume it with the same flags or choose another --out_dir (nothing was changed)."
+            f"--out_dir={out_dir!r} already holds a run with checkpoints and --noresume was "
+            "given: choose another --out_dir (nothing was changed)."
         )
+    previous = None
+    if os.path.exists(os.path.join(out_dir, run_record.CONFIG_NAME)):
+        previous = run_record.read(out_dir)
+        differences = _recipe_differences(previous["flags"], config)
+        if differences:
+            raise ValueError(
+                f"--out_dir={out_dir!r} holds a different run ({'; '.join(differences)}): "
+                "resume it with the same flags or choose another --out_dir (nothing was changed)."
+            )
+    for _, path in reversed(found):
+        try:
+            recorded = checkpoints.read_meta(path).get("recipe")
+        except checkpoints.READ_ERRORS:
+            continue  # unreadable: restore_latest reports it and falls back
+        differences = _recipe_differences(recorded, config) if isinstance(recorded, dict) else []
+        if differences:
+            raise ValueError(
+                f"--out_dir={out_dir!r} holds checkpoints of a different run ({'; '.join(differences)}; "
+                f"recorded in {path}): resume it with the same flags or choose another --out_dir "
+                "(nothing was changed)."
+            )
+        break
     return previous
 
 
 def _probe_writable(directory):
-    os.makedirs(directory, exist_ok=True)
-    probe = os.path.join(directory, ".write_probe")
+    """Fails early, naming `directory`, if a run could not write there."""
     try:
-        with open(probe, "w") as f:
-            f.write("ok")
+        os.makedirs(directory, exist_ok=True)
+        probe = os.path.join(directory, ".write_probe")
+        if os.path.lexists(probe):  # left by a killed run; unlinking never follows a symlink
+            os.remove(probe)
+        # O_EXCL | O_NOFOLLOW: never write through a file or symlink planted under that name.
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
         os.remove(probe)
     except OSError as error:
         raise OSError(f"--out_dir={directory!r} is not writable: {error}") from error
+
+
+def _check_data(config, dataset, info):
+    """Checks that need the data, before the run directory is written (so a fix can reuse it)."""
+    if not info.num_examples:
+        raise ValueError(f"the training data ({info.source}: {info.note}) holds no images.")
+    if info.num_examples < config.batch_size:
+        raise ValueError(
+            f"--batch_size={config.batch_size} is larger than the data ({info.num_examples} images, "
+            f"{info.source}): expected at most {info.num_examples}."
+        )
+    if config.conditional != "none":
+        if not info.num_classes:
+            raise ValueError(f"--conditional={config.conditional} needs class labels; the data has none.")
+        low, high = None, None
+        for _, labels in dataset.batch(8192).as_numpy_iterator():
+            low = labels.min() if low is None else min(low, labels.min())
+            high = labels.max() if high is None else max(high, labels.max())
+        if low is not None and (low < 0 or high >= info.num_classes):
+            raise ValueError(
+                f"the training labels lie in [{low}, {high}], but --conditional={config.conditional} "
+                f"expects {info.num_classes} classes, labels in [0, {info.num_classes - 1}] ({info.source})."
+            )
 
 
 def _write_config(config, info, strategy, jit_compile, start_epoch):
@@ -108,10 +188,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "python": platform.python_version(),
         },
     }
-    path = os.path.join(config.out_dir, "config.json")
-    with open(path + ".partial", "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(path + ".partial", path)
+    atomic.write_json(os.path.join(config.out_dir, "config.json"), record)
 
 
 def _onednn_enabled():
@@ -123,19 +200,76 @@ def _onednn_enabled():
         return None
 
 
-def _keep_metrics_until(path, epoch):
-    """Drops records of epochs after the resumed checkpoint (they will be redone)."""
-    if not os.path.exists(path):
+def _read_metrics(path):
+    """(records, torn) of `metrics.jsonl`: a torn last line (a kill or full disk mid-append) is dropped."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    records, torn = [], False
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("expected a JSON object with an integer step")
+        except (ValueError, UnicodeDecodeError) as error:
+            if all(not rest.strip() for rest in lines[number:]):
+                logging.warning("%s: dropping its torn last line %d (%s).", path, number, error)
+                torn = True
+                continue
+            raise ValueError(
+                f"{path}, line {number}, is not a metrics record ({error}): repair or remove that line "
+                "(the run's checkpoints are intact)."
+            ) from None
+        records.append(record)
+    return records, torn
+
+
+def _keep_metrics_until(path, step, restored_record=None, drop_partial=False):
+    """Rewrites `metrics.jsonl` to hold the records up to the resumed `step` (later ones are redone).
+
+    A record lost with the file's tail is written again from the checkpoint that holds it, so
+    the last record of a finished run can always be re-created. `drop_partial` drops the
+    record of a mid-epoch stop, when training goes on to complete that epoch.
+    """
+    records, torn = _read_metrics(path) if os.path.exists(path) else ([], False)
+    kept = [r for r in records if r["step"] <= step and not (drop_partial and r.get("stopped"))]
+    if (restored_record and not (drop_partial and restored_record.get("stopped"))
+            and not any(r["step"] == restored_record.get("step") for r in kept)):
+        kept.append(restored_record)
+        kept.sort(key=lambda r: r["step"])
+    if kept == records and not torn and (os.path.exists(path) or not kept):
         return
-    with open(path) as f:
-        lines = [line for line in f if line.strip() and json.loads(line)["epoch"] <= epoch]
     # Written aside and renamed, so that a kill during the rewrite loses no record.
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        f.writelines(lines)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _record_stop(out_dir, stop):
+    """Adds where the time budget stopped training to config.json (`stopped`)."""
+    path = os.path.join(out_dir, run_record.CONFIG_NAME)
+    record = run_record.read(out_dir)
+    record["stopped"] = stop
+    atomic.write_json(path, record)
+
+
+def _remove_leftovers(out_dir):
+    """Removes the temporary files of writes a killed process never finished (we hold the lock)."""
+    for directory in (out_dir, os.path.join(out_dir, "checkpoints"), os.path.join(out_dir, "samples")):
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                path = os.path.join(directory, name)
+                if name.endswith(atomic.PARTIAL_SUFFIX) and os.path.isfile(path) and not os.path.islink(path):
+                    os.remove(path)
+
+
+def _write_grids(gan, config, epoch):
+    """Writes the fixed-noise grid of `epoch` if it is missing, and `final.png` (re-creatable artefacts)."""
+    grid = gan_callbacks.SampleGrid(config.out_dir, None, config.sample_grid, seed=config.seed)
+    grid.set_model(gan)
+    epoch_png = os.path.join(config.out_dir, "samples", f"epoch_{epoch:04d}.png")
+    if epoch > 0 and not (os.path.isfile(epoch_png) and os.path.getsize(epoch_png) > 0):
+        grid.on_epoch_end(epoch - 1)
+    grid.on_train_end()
 
 
 def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=None):
@@ -196,11 +330,18 @@ def run(config: ExperimentConfig, callbacks=None):
     if wrong:
         raise ValueError(f"callbacks: {wrong!r} expected keras.callbacks.Callback objects.")
     if config.strategy == "multi_worker":
+        if config.time_budget:
+            raise ValueError(
+                f"--time_budget={config.time_budget} with --strategy=multi_worker: each worker would read its "
+                "own clock and stop at another step; expected --time_budget=0 for multi-worker runs."
+            )
         subdirectory = distribute.worker_subdirectory()  # None on the chief
         if subdirectory:
             config = dataclasses.replace(config, out_dir=os.path.join(config.out_dir, subdirectory))
+    if config.data_dir:  # recorded absolute, so that evaluate works from any working directory
+        config = dataclasses.replace(config, data_dir=os.path.abspath(config.data_dir))
     distribute.configure_cpu_devices(config.cpu_devices)
-    previous = _check_run_directory(config)
+    _check_run_directory(config)  # before the data is loaded: a refusal comes at once
     strategy = distribute.make_strategy(config.strategy)
     distribute.check_global_batch(config.batch_size, strategy)
     jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
@@ -216,28 +357,48 @@ def run(config: ExperimentConfig, callbacks=None):
         channels=config.channels or None,
         strict=config.strict_data,
     )
+    _check_data(config, dataset, info)
     _probe_writable(config.out_dir)
     with RunLock(config.out_dir):
-        return _train(config, strategy, jit_compile, dataset, info, previous, callbacks)
+        _check_run_directory(config)  # again, now that no other process can change it
+        return _train(config, strategy, jit_compile, dataset, info, callbacks)
 
 
-def _train(config, strategy, jit_compile, dataset, info, previous, callbacks=None):
+def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
+    _remove_leftovers(config.out_dir)
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
     with strategy.scope():
         gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile, conditioning)
-    manager = checkpoints.CheckpointManager(gan, os.path.join(config.out_dir, "checkpoints"))
-    start_epoch = manager.restore_latest() if config.resume else 0
-    if previous is not None and start_epoch == 0 and manager.checkpoints():
-        raise checkpoints.CheckpointError(f"{config.out_dir}: checkpoints exist but none was restored.")
+    manager = checkpoints.CheckpointManager(gan, os.path.join(config.out_dir, "checkpoints"), recipe=_recipe(config))
+    start_epoch = manager.restore_latest(set_aside_unreadable=True) if config.resume else 0
+    meta = manager.restored_meta
+    start_step = int(meta.get("steps_into_epoch") or 0)  # a run stopped mid-epoch resumes there
+    spent_seconds = float(meta.get("training_seconds") or 0.0)
+    step = int(gan.g_optimizer.iterations.numpy())
+    budget_seconds = 60.0 * config.time_budget
+    budget_spent = bool(budget_seconds) and spent_seconds >= budget_seconds
+    will_train = (start_epoch, start_step) < (config.epochs, 0) and not budget_spent
     metrics_path = os.path.join(config.out_dir, "metrics.jsonl")
-    _keep_metrics_until(metrics_path, start_epoch)
+    _keep_metrics_until(metrics_path, step, meta.get("record"), drop_partial=will_train)
     _write_config(config, info, strategy, jit_compile, start_epoch)
     if config.text:
         conditional.save_text(conditioning, config.out_dir)
-    if start_epoch >= config.epochs:
-        logging.info("%s already has %d of %d epochs; nothing to train.", config.out_dir, start_epoch, config.epochs)
-        return {"out_dir": config.out_dir, "start_epoch": start_epoch, "epochs": config.epochs, "history": {}}
+    summary = {"out_dir": config.out_dir, "start_epoch": start_epoch, "start_step": start_step,
+               "epochs": config.epochs, "history": {}, "stopped": None}
+    if not will_train:
+        # Nothing to train, but every artefact of the finished (or budget-stopped) run is made
+        # again if a kill lost it: the grids here, the last metrics line above.
+        if budget_spent and (start_epoch, start_step) < (config.epochs, 0):
+            summary["stopped"] = _stop_record(config, start_epoch, start_step, step, spent_seconds)
+            _record_stop(config.out_dir, summary["stopped"])
+            logging.info("%s: the time budget of %g min is spent (stopped at step %d); nothing to train.",
+                         config.out_dir, config.time_budget, step)
+        else:
+            logging.info("%s already has %d of %d epochs; nothing to train.", config.out_dir, start_epoch,
+                         config.epochs)
+        _write_grids(gan, config, start_epoch)
+        return summary
 
     batches, steps = gan_data.training_batches(
         dataset,
@@ -293,57 +454,106 @@ def _train(config, strategy, jit_compile, dataset, info, previous, callbacks=Non
         # the rerun (resuming after the checkpoint) never writes again.
         gan_callbacks.Checkpoint(manager),
     ]
+    clock = time_budget.TrainingClock(budget_seconds, spent_seconds, steps, manager, (start_epoch, start_step),
+                                      start_record=meta.get("record") if start_step else None)
+    # Right before the checkpoint: it hands the checkpoint the epoch's time and full record.
+    callback_list.insert(_checkpoint_index(callback_list), clock)
     started = time.perf_counter()
+    history = {}
     try:
-        history = gan.fit(
-            batches,
-            epochs=config.epochs,
-            initial_epoch=start_epoch,
-            steps_per_epoch=steps,
-            callbacks=callback_list,
-            verbose=0,
-            shuffle=False,  # training_batches already orders each epoch by (seed, epoch)
-        )
+        for fit_batches, first, last, fit_steps in _fits(config, dataset, info, batches, steps,
+                                                         start_epoch, start_step):
+            result = gan.fit(
+                fit_batches,
+                epochs=last,
+                initial_epoch=first,
+                steps_per_epoch=fit_steps,
+                callbacks=callback_list,
+                verbose=0,  # RunProgress draws the bar
+                shuffle=False,  # training_batches already orders each epoch by (seed, epoch)
+            )
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(values)
+            if clock.stopped_at:
+                break
+    except time_budget.BudgetReached as stop:
+        _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list)
+    except KeyboardInterrupt:
+        done = manager.checkpoints()
+        raise Interrupted(
+            f"stopped by Ctrl-C at step {int(gan.g_optimizer.iterations.numpy())}; rerun the same command to "
+            f"resume from the last checkpoint ({os.path.basename(done[-1][1]) if done else 'none yet: from the start'})."
+        ) from None
     finally:
         tensorboard.close()
-    seconds = time.perf_counter() - started
+    if clock.stopped_at:
+        epoch, steps_into = clock.stopped_at
+        summary["stopped"] = _stop_record(config, epoch, steps_into, int(gan.g_optimizer.iterations.numpy()),
+                                          clock.spent_seconds)
+        _record_stop(config.out_dir, summary["stopped"])
+        logging.info("Time budget of %g min spent: stopped at step %d.", config.time_budget,
+                     summary["stopped"]["step"])
+    summary.update(seconds=time.perf_counter() - started, history=history, gan=gan)
     if config.verbose:
         metrics = evaluation.last_results if evaluation is not None else None
-        print(progress.run_summary(config.out_dir, config.epochs, seconds, metrics), flush=True)
-    return {
-        "out_dir": config.out_dir,
-        "start_epoch": start_epoch,
-        "epochs": config.epochs,
-        "seconds": seconds,
-        "history": history.history,
-        "gan": gan,
-    }
+        print(progress.run_summary(config.out_dir, config.epochs, summary["seconds"], metrics), flush=True)
+    return summary
 
 
-def _read_run_record(run_dir):
-    """config.json of a finished run, checked enough to rebuild its GAN from it."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"--run_dir={run_dir!r} has no config.json: expected a directory written by a training run.")
-    try:
-        with open(path) as f:
-            record = json.load(f)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}): expected the config.json a training run writes.") from error
-    if not isinstance(record, dict):
-        record = {}
-    missing = [key for key in ("flags", "data") if not isinstance(record.get(key), dict)]
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
-    missing += [f"data.{key}" for key in ("image_shape", "source") if key not in data]
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}: expected the config.json a training run writes.")
-    unknown = sorted(set(record["flags"]) - set(ExperimentConfig().to_dict()))
-    if unknown:
-        raise ValueError(
-            f"{path} has flags this version of gan_tf does not know ({', '.join(unknown)}): "
-            "it was written by a different version."
-        )
-    return record
+def _checkpoint_index(callback_list):
+    for index, callback in enumerate(callback_list):
+        if isinstance(callback, gan_callbacks.Checkpoint):
+            return index
+    return len(callback_list)
+
+
+def _fits(config, dataset, info, batches, steps, start_epoch, start_step):
+    """The `fit` calls that train from `(start_epoch, start_step)` to the end.
+
+    Keras cannot start inside an epoch: a mid-epoch resume first fits the rest of that epoch
+    as a shorter epoch, then the remaining epochs on a stream that starts at the next one.
+    Yields `(batches, initial_epoch, epochs, steps_per_epoch)`.
+    """
+    if not start_step:
+        yield batches, start_epoch, config.epochs, steps
+        return
+
+    def stream(first_epoch, last_epoch, first_step):
+        return gan_data.training_batches(
+            dataset, config.batch_size, num_examples=info.num_examples, seed=config.seed,
+            start_epoch=first_epoch, num_epochs=last_epoch, steps_per_epoch=config.steps_per_epoch or None,
+            start_step=first_step,
+        )[0]
+
+    yield stream(start_epoch, start_epoch + 1, start_step), start_epoch, start_epoch + 1, steps - start_step
+    if start_epoch + 1 < config.epochs:
+        yield stream(start_epoch + 1, config.epochs, 0), start_epoch + 1, config.epochs, steps
+
+
+def _stop_record(config, epoch, steps_into_epoch, step, training_seconds):
+    return {"reason": "time_budget", "time_budget_minutes": config.time_budget, "epoch": epoch,
+            "steps_into_epoch": steps_into_epoch, "step": step, "training_seconds": round(training_seconds, 3)}
+
+
+def _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list):
+    """After a budget stop inside an epoch: its evaluation and metrics line, the end-of-training
+    callbacks (`final.png`, writers closed), then its checkpoint.
+
+    In that order, as at an epoch's end: the checkpoint marks the stop done, so a kill before
+    it makes the rerun redo (and record again) the steps since the previous checkpoint.
+    """
+    logs = dict(stop.logs)
+    for callback in callback_list:
+        if getattr(callback, "evaluator", None) is not None and hasattr(callback, "num_samples"):
+            logs.update(callback.evaluator.evaluate_generator(gan, callback.num_samples))  # --eval_every
+    record = time_budget.epoch_record(gan, stop.epoch + 1, logs)
+    record.update(steps_into_epoch=stop.steps_into_epoch, stopped="time_budget",
+                  training_seconds=round(stop.training_seconds, 3))
+    with open(metrics_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    for callback in callback_list:  # Keras skips on_train_end when fit is left by an exception
+        callback.on_train_end(logs)
+    manager.save(stop.epoch, stop.steps_into_epoch, training_seconds=stop.training_seconds, record=record)
 
 
 def restore_gan(run_dir, checkpoint=None):
@@ -356,14 +566,17 @@ def restore_gan(run_dir, checkpoint=None):
     Returns:
       (gan, flags dict of the run).
     """
-    record = _read_run_record(run_dir)
+    record = run_record.read(run_dir, need_data=True)
     config = ExperimentConfig(**record["flags"])
     distribute.set_precision(config.mixed_precision)
     conditioning = conditional.make_conditioning(config, record["data"].get("num_classes"), run_dir)
     gan = build_gan(config, tuple(record["data"]["image_shape"]), conditioning=conditioning)
     manager = checkpoints.CheckpointManager(gan, os.path.join(run_dir, "checkpoints"))
     if checkpoint:
-        manager.restore(checkpoint)
+        try:
+            manager.restore(checkpoint)
+        except checkpoints.READ_ERRORS as error:
+            raise ValueError(f"--checkpoint={checkpoint!r} cannot be restored: {error}") from None
     elif manager.restore_latest() == 0:
         raise ValueError(f"--run_dir={run_dir!r} has no checkpoint to evaluate.")
     return gan, dict(record["flags"], data_source_used=record["data"]["source"])

@@ -15,12 +15,12 @@ and renamed, so a killed run never leaves a half-written cache entry.
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 from absl import logging
 
+from gan_tf import atomic
 from gan_tf.metrics.features import FeatureSet, extract
 
 # Bump when anything that changes features for the same data and weights
@@ -80,23 +80,16 @@ def cache_path(key, cache_dir=None):
 def save(path, key, feature_set):
     """Writes a `FeatureSet` and its key atomically (temporary file + rename)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                key=np.array(json.dumps(key, sort_keys=True)),
-                mean=feature_set.mean,
-                covariance=feature_set.covariance,
-                features=feature_set.features,
-                probabilities=feature_set.probabilities,
-                count=np.array(feature_set.count, np.int64),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic.replace_atomically(path, "wb") as f:
+        np.savez(
+            f,
+            key=np.array(json.dumps(key, sort_keys=True)),
+            mean=feature_set.mean,
+            covariance=feature_set.covariance,
+            features=feature_set.features,
+            probabilities=feature_set.probabilities,
+            count=np.array(feature_set.count, np.int64),
+        )
 
 
 def load(path, key):

@@ -46,11 +46,12 @@ def test_text_run_records_its_captions_and_logs_the_mismatch_term(text_run):
 
 def test_conditional_flag_on_an_unconditional_run_directory_is_refused(tiny_config, tmp_path):
     out = tmp_path / "unconditional"
-    out.mkdir()
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "ckpt-000001.npz").write_bytes(b"")  # only a run with checkpoints is protected
     (out / "config.json").write_text(json.dumps({"flags": tiny_config(out, conditional="none").to_dict()}))
     with pytest.raises(ValueError, match="conditional: 'none' there, 'projection' now"):
         run(tiny_config(out))
-    assert sorted(os.listdir(out)) == ["config.json"]  # nothing written
+    assert sorted(os.listdir(out)) == ["checkpoints", "config.json"]  # nothing written
     (out / "config.json").write_text(json.dumps({"flags": tiny_config(out).to_dict()}))  # class labels
     with pytest.raises(ValueError, match="text: False there, True now"):
         run(tiny_config(out, text=True))
@@ -58,7 +59,8 @@ def test_conditional_flag_on_an_unconditional_run_directory_is_refused(tiny_conf
 
 def test_a_run_without_conditioning_fields_in_its_config_counts_as_unconditional(tiny_config, tmp_path):
     out = tmp_path / "old"
-    out.mkdir()
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "ckpt-000001.npz").write_bytes(b"")
     flags = tiny_config(out, conditional="none").to_dict()
     for key in ("conditional", "text", "text_encoder", "embedding_dim", "class_loss_weight"):
         del flags[key]  # written before conditioning existed
