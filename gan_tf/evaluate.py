@@ -113,7 +113,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     evaluator = Evaluator(
         dataset, data_source=data_source, data_dir=data_dir,
         inception_weights=inception_weights if inception else False, cache_dir=cache_dir,
-        batch_size=batch_size, seed=seed, verbose=verbose)
+        batch_size=batch_size, seed=seed, verbose=verbose,
+        # Real images at the run's shape, as training loaded them (0 = the dataset's own).
+        image_size=config.get("image_size") or None, channels=config.get("channels") or None)
     metrics = evaluator.evaluate_generator(gan, num_samples)
     floor, floor_samples = evaluator.floor(num_samples)
     # Fewer held-out images than samples (offline MNIST: 500): also score as

@@ -89,3 +89,33 @@ def test_unrestorable_run_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(evaluate_cli.EvaluateError, match="could not restore the generator"):
         evaluate_cli.evaluate(str(tmp_path), verbose=False)
+
+
+def test_real_images_are_scored_at_the_generated_images_shape(mnist_dir, tmp_path, shape_extractor):
+    from gan_tf.metrics.evaluation import Evaluator
+
+    extractor = shape_extractor()
+    evaluator = Evaluator("mnist", data_source="files", data_dir=str(mnist_dir), cache_dir=str(tmp_path),
+                          batch_size=16, verbose=False, extractors=[extractor], image_size=16, channels=3)
+    fake = np.random.default_rng(0).uniform(-1, 1, (20, 16, 16, 3)).astype(np.float32)
+    metrics = evaluator.evaluate_images(fake)
+    assert extractor.shapes == {(16, 16, 3)}  # real and generated images alike
+    assert np.isfinite(metrics["fd_shapes"])
+    assert evaluator.reference_info["shapes/train"]["image_shape"] == [16, 16, 3]
+    with pytest.raises(ValueError, match=r"shape \(28, 28, 1\) cannot be scored against real mnist images "
+                                         r"of shape \(16, 16, 3\)"):
+        evaluator.evaluate_images(np.zeros((20, 28, 28, 1), np.float32))
+
+
+def test_evaluate_reads_the_runs_image_shape(tmp_path, mnist_dir, monkeypatch):
+    # A 14x14 MNIST run: the shipped 28x28 classifier cannot score it, and with Inception
+    # off nothing can; the error says so instead of comparing 14x14 fakes with 28x28 reals.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    config = {"dataset": "mnist", "data_source_used": "files", "data_dir": str(mnist_dir),
+              "image_size": 14, "channels": 0}
+    monkeypatch.setattr(evaluate_cli, "_restore_gan", lambda run_dir, checkpoint: (object(), config))
+    with pytest.raises(ValueError, match="classifier reads 28x28x1 images, not image_size=14"):
+        evaluate_cli.evaluate(str(run_dir), num_samples=20, inception=False, cache_dir=str(tmp_path / "c"),
+                              verbose=False)
