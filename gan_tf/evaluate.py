@@ -1,7 +1,7 @@
 """Evaluates a trained run: generated samples against real data, beside the real-data floor.
 
     python -m gan_tf.evaluate --run_dir runs/mnist
-    python -m gan_tf.evaluate --run_dir runs/mnist --checkpoint runs/mnist/checkpoints/ckpt-20 \
+    python -m gan_tf.evaluate --run_dir runs/mnist --checkpoint runs/mnist/checkpoints/ckpt-000059.npz \
         --num_samples 10000 --inception_weights ~/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
 
 Restores the generator from the run directory, scores `--num_samples` generated
@@ -96,7 +96,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       verbose: progress bars.
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
-    from gan_tf.metrics.evaluation import Evaluator
+    from gan_tf.metrics.evaluation import Evaluator, implausible_scores
 
     started = time.perf_counter()
     try:
@@ -121,6 +121,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     # Fewer held-out images than samples (offline MNIST: 500): also score as
     # many generated images as the floor had, so the two columns compare.
     matched = evaluator.evaluate_last_subset(floor_samples) if floor_samples < num_samples else None
+    warnings = implausible_scores(metrics, floor)
     seconds = time.perf_counter() - started
 
     import keras
@@ -143,6 +144,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
             for e in evaluator.extractors},
         "reference": evaluator.reference_info,
         "inception_skipped": evaluator.inception_skipped,
+        "warnings": warnings,
         "seconds": round(seconds, 1),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
@@ -172,6 +174,8 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(record["table"])
+    for warning in record["warnings"]:
+        print(f"\nwarning: {warning}")
     if record["inception_skipped"]:
         print(f"\nInception metrics skipped: {record['inception_skipped']}")
     print(f"\nWrote {record['output']} ({record['seconds']:.0f} s).")

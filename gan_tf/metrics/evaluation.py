@@ -79,6 +79,46 @@ def _requested_shape(image_size, channels):
     return height, width, channels
 
 
+EXTREME = 0.01  # precision or recall within this of 0 or 1 counts as extreme
+FAR_FROM_FLOOR = 10.0  # a Fréchet distance this many times the floor's is far from it
+
+
+def implausible_scores(metrics, floor):
+    """Warnings for feature sets whose precision/recall cannot be trusted.
+
+    Kynkäänniemi et al.'s k-NN precision and recall break down where the feature
+    space collapses: grey noise, for one, can score precision 1.0 on the small
+    classifiers' features. Both values at an extreme (<= EXTREME or >= 1 - EXTREME)
+    while the Fréchet distance is more than FAR_FROM_FLOOR times the real-data
+    floor's is such a case.
+
+    Args:
+      metrics: metrics of generated images, keys as in `metric_names`.
+      floor: the same metrics of held-out real images.
+
+    Returns:
+      A list of one-line warnings (empty when nothing looks wrong).
+    """
+    found = []
+    for name in metrics:
+        if not name.startswith("precision_"):
+            continue
+        features = name[len("precision_"):]
+        fd_name = metric_names(features)[0]
+        precision, recall = metrics[name], metrics.get(f"recall_{features}")
+        fd, fd_floor = metrics.get(fd_name), floor.get(fd_name)
+        if recall is None or fd is None or fd_floor is None:
+            continue
+        extreme = all(v <= EXTREME or v >= 1 - EXTREME for v in (precision, recall))
+        if extreme and fd > FAR_FROM_FLOOR * max(fd_floor, 0.0) and fd > 0:
+            found.append(
+                f"{name}={precision:.3g} and recall_{features}={recall:.3g} are both extreme while "
+                f"{fd_name}={fd:.4g} is far from the real-data floor ({fd_floor:.4g}): the "
+                f"{features} feature space has probably collapsed for these images; do not read "
+                "precision/recall here.")
+    return found
+
+
 def build_extractors(dataset, inception_weights=None, classifier_weights=None, image_size=None,
                      channels=None):
     """The extractors to evaluate `dataset` with, and why Inception was skipped (or None).

@@ -119,3 +119,24 @@ def test_evaluate_reads_the_runs_image_shape(tmp_path, mnist_dir, monkeypatch):
     with pytest.raises(ValueError, match="classifier reads 28x28x1 images, not image_size=14"):
         evaluate_cli.evaluate(str(run_dir), num_samples=20, inception=False, cache_dir=str(tmp_path / "c"),
                               verbose=False)
+
+
+def test_extreme_precision_and_recall_far_from_the_floor_are_flagged():
+    from gan_tf.metrics.evaluation import implausible_scores
+
+    floor = {"fd_mnist_classifier": 1.1, "precision_mnist_classifier": 0.88, "recall_mnist_classifier": 0.86}
+    grey_noise = {"fd_mnist_classifier": 480.0, "precision_mnist_classifier": 1.0, "recall_mnist_classifier": 0.0}
+    (warning,) = implausible_scores(grey_noise, floor)
+    assert "precision_mnist_classifier=1 and recall_mnist_classifier=0 are both extreme" in warning
+    assert "fd_mnist_classifier=480" in warning and "(1.1)" in warning and "\n" not in warning
+    # Extreme but at the floor (a near-perfect generator), or far but not extreme: no warning.
+    assert implausible_scores(dict(grey_noise, fd_mnist_classifier=5.0), floor) == []
+    assert implausible_scores(dict(grey_noise, recall_mnist_classifier=0.3), floor) == []
+    assert implausible_scores({"fid_inception": 90.0, "precision_inception": 0.995,
+                               "recall_inception": 0.004}, {"fid_inception": 2.0}) != []
+
+
+def test_eval_json_has_a_warnings_field(evaluated):
+    _, _, run_dir = evaluated
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert isinstance(saved["warnings"], list)
