@@ -140,3 +140,51 @@ def test_eval_json_has_a_warnings_field(evaluated):
     _, _, run_dir = evaluated
     saved = json.loads((run_dir / "eval.json").read_text())
     assert isinstance(saved["warnings"], list)
+
+
+@pytest.mark.slow
+def test_every_example_in_evaluates_help_runs(tmp_path, mnist_dir, monkeypatch, cli, fake_extractor):
+    # The module docstring is what `--help` prints above the flags; each of its example
+    # commands must parse with evaluate's own flags and run on a run directory laid out
+    # as training leaves it (cwd-relative runs/mnist, checkpoints named as they are written).
+    import inspect
+    import re
+
+    from gan_tf import checkpoints
+    from gan_tf.experiments.config import ExperimentConfig
+    from gan_tf.experiments.runner import restore_gan, run
+    from gan_tf.metrics import inception
+
+    examples = cli.commands(evaluate_cli.__doc__)
+    assert len(examples) >= 2 and all(target == "gan_tf.evaluate" for target, _ in examples)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run(ExperimentConfig(dataset="mnist", out_dir="runs/mnist", epochs=1, steps_per_epoch=1, batch_size=8,
+                         latent_dim=8, width=4, sample_grid=4, data_source="files", data_dir=str(mnist_dir),
+                         verbose=0))
+
+    class FakeInception(fake_extractor):
+        # Resolves the weights path as the real extractor does (the file must exist); cheap features.
+        def __init__(self, weights=None):
+            super().__init__(name="inception")
+            self.weights_file = inception.resolve_weights(weights, allow_download=False)
+
+    monkeypatch.setattr(inception, "InceptionExtractor", FakeInception)
+    parse = cli.parser("gan_tf.evaluate")
+    parameters = inspect.signature(evaluate_cli.evaluate).parameters
+    for _, argv in examples:
+        flags = parse(argv)
+        arguments = {name: flags[name].value for name in parameters if name in flags}
+        if arguments.get("checkpoint"):
+            name = os.path.basename(arguments["checkpoint"])
+            match = re.match(r"^ckpt-(\d{6})\.npz$", name)
+            assert match, f"{name}: training writes checkpoints as ckpt-NNNNNN.npz"
+            gan, _ = restore_gan("runs/mnist")
+            checkpoints.CheckpointManager(gan, "runs/mnist/checkpoints", max_to_keep=10).save(int(match.group(1)))
+            assert os.path.isfile(arguments["checkpoint"])
+        if arguments.get("inception_weights"):
+            path = os.path.expanduser(arguments["inception_weights"])
+            open(path, "wb").close()  # stands in for the weights file, which FakeInception only finds
+        record = evaluate_cli.evaluate(**dict(arguments, verbose=False))
+        assert np.isfinite(record["metrics"]["fd_mnist_classifier"])
+        assert ("fid_inception" in record["metrics"]) == bool(arguments.get("inception_weights"))
