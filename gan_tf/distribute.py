@@ -20,8 +20,8 @@ PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 JIT_CHOICES = ("auto", "true", "false")
 
 # CPU flags that give native bfloat16 arithmetic to TensorFlow's oneDNN kernels.
-# Without them bfloat16 convolutions fall back to slow emulation (20-30x slower
-# than float32 on an AVX2 EPYC, measured by experiments/benchmarks/throughput.py).
+# Without them bfloat16 convolutions fall back to emulation, many times slower than
+# float32 (figures: experiments/benchmarks/README.md).
 _NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -220,8 +220,9 @@ def _on_cpu_only(strategy):
 def resolve_jit_compile(value, strategy):
     """`--jit_compile` to a bool.
 
-    auto: XLA on GPUs only. On CPU, XLA:CPU does not use oneDNN and was 1.7-1.9x slower
-    than TensorFlow's own kernels; under MirroredStrategy over logical CPU devices it fails.
+    auto: XLA on GPUs only. On CPU, XLA:CPU does not use oneDNN and is slower than
+    TensorFlow's own kernels (figures: experiments/benchmarks/README.md); under
+    MirroredStrategy over logical CPU devices it fails.
 
     Raises:
       ValueError: a bad value, or `true` with MirroredStrategy over several CPU devices

