@@ -102,6 +102,8 @@ def command_parser(target):
                 patch.setattr(absl_flags, name, functools.partial(function, flag_values=fresh))
         patch.setattr(app, "run", stop_app)
         patch.setattr(argparse.ArgumentParser, "parse_args", stop_parse)
+        if target.endswith(".py"):
+            patch.syspath_prepend(os.path.dirname(os.path.abspath(target)))  # as `python script.py` does
         try:
             with warnings.catch_warnings():
                 # runpy notes that the module was imported before; it is run afresh all the same.
