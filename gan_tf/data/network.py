@@ -6,7 +6,8 @@ Name resolution has no timeout of its own in Python, so the probe runs in a daem
 abandoned when the deadline passes. Results are remembered for the life of the process, so loading the
 train and test splits pays for the probe once.
 
-Set the environment variable `GAN_TF_OFFLINE=1` to skip the probe and every download.
+The one probe of the package: data sources and the InceptionV3 weights download (`gan_tf.metrics.inception`)
+both ask it. Set the environment variable `GAN_TF_OFFLINE=1` to skip the probe and every download.
 """
 import os
 import socket
