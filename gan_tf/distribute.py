@@ -216,8 +216,9 @@ def _on_cpu_only(strategy):
 def resolve_jit_compile(value, strategy):
     """`--jit_compile` to a bool.
 
-    auto: XLA on GPUs only. On CPU, XLA:CPU does not use oneDNN and was 1.7-1.9x slower
-    than TensorFlow's own kernels; under MirroredStrategy over logical CPU devices it fails.
+    auto: XLA on GPUs only. On CPU, XLA:CPU does not use oneDNN and is slower than
+    TensorFlow's own kernels (figures: experiments/benchmarks/README.md); under
+    MirroredStrategy over logical CPU devices it fails.
 
     Raises:
       ValueError: a bad value, or `true` with MirroredStrategy over several CPU devices

@@ -1,7 +1,7 @@
 """Evaluates a trained run: generated samples against real data, beside the real-data floor.
 
     python -m gan_tf.evaluate --run_dir runs/mnist
-    python -m gan_tf.evaluate --run_dir runs/mnist --checkpoint runs/mnist/checkpoints/ckpt-20 \
+    python -m gan_tf.evaluate --run_dir runs/mnist --checkpoint runs/mnist/checkpoints/ckpt-000059.npz \
         --num_samples 10000 --inception_weights ~/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
 
 Restores the generator from the run directory, scores `--num_samples` generated
@@ -130,7 +130,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise EvaluateError(f"--output={output!r}: the directory {os.path.dirname(os.path.abspath(output))!r} "
                             "does not exist (checked before computing anything).")
-    from gan_tf.metrics.evaluation import Evaluator
+    from gan_tf.metrics.evaluation import Evaluator, implausible_scores
 
     started = time.perf_counter()
     gan, config = _restore_checked(run_dir, checkpoint)
@@ -140,12 +140,15 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     evaluator = Evaluator(
         dataset, data_source=data_source, data_dir=data_dir,
         inception_weights=inception_weights if inception else False, cache_dir=cache_dir,
-        batch_size=batch_size, seed=seed, verbose=verbose)
+        batch_size=batch_size, seed=seed, verbose=verbose,
+        # Real images at the run's shape, as training loaded them (0 = the dataset's own).
+        image_size=config.get("image_size") or None, channels=config.get("channels") or None)
     metrics = evaluator.evaluate_generator(gan, num_samples)
     floor, floor_samples = evaluator.floor(num_samples)
     # Fewer held-out images than samples (offline MNIST: 500): also score as
     # many generated images as the floor had, so the two columns compare.
     matched = evaluator.evaluate_last_subset(floor_samples) if floor_samples < num_samples else None
+    warnings = implausible_scores(metrics, floor)
     seconds = time.perf_counter() - started
 
     import keras
@@ -168,6 +171,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
             for e in evaluator.extractors},
         "reference": evaluator.reference_info,
         "inception_skipped": evaluator.inception_skipped,
+        "warnings": warnings,
         "seconds": round(seconds, 1),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
@@ -376,6 +380,8 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(record["table"])
+    for warning in record["warnings"]:
+        print(f"\nwarning: {warning}")
     if record["inception_skipped"]:
         print(f"\nInception metrics skipped: {record['inception_skipped']}")
     print(f"\nWrote {record['output']} ({record['seconds']:.0f} s).")

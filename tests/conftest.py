@@ -22,3 +22,113 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
+
+
+# --- Commands as documented: extracting them from text, parsing them with the real flags ---
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import inspect  # noqa: E402
+import re  # noqa: E402
+import runpy  # noqa: E402
+import shlex  # noqa: E402
+import warnings  # noqa: E402
+
+import pytest  # noqa: E402
+
+_COMMAND = re.compile(r"python3? (-m gan_tf(?:\.\w+)+|experiments/[\w/]+\.py)\b")
+_SHELL_END = {"&&", "||", "|", ";", ">", ">>", "<", "&"}
+
+
+def shell_commands(text):
+    """[(target, argv)] of every `python -m gan_tf...` / `python experiments/....py` command in `text`.
+
+    Backslash-continued lines are joined; a command ends at a shell operator or a comment.
+    `target` is the module name or the script path.
+    """
+    text = re.sub(r"\\\n\s*", " ", text)
+    found = []
+    for line in text.splitlines():
+        for match in _COMMAND.finditer(line):
+            rest = line[match.end():].split("`")[0]  # inline code ends at its backtick
+            try:
+                tokens = shlex.split(rest, comments=True)
+            except ValueError:  # an unbalanced quote: take the words as they are
+                tokens = rest.split()
+            argv = []
+            for token in tokens:
+                if token in _SHELL_END:
+                    break
+                argv.append(token)
+            target = match.group(1)
+            found.append((target[3:] if target.startswith("-m ") else target, argv))
+    return found
+
+
+class _StopBeforeRunning(Exception):
+    pass
+
+
+def command_parser(target):
+    """A function argv -> parsed flags, built from the command's own flag declarations.
+
+    Runs the module (or script) as `__main__` until it hands over to `absl.app.run` or
+    `argparse`'s `parse_args`, with absl's flags defined into a fresh `FlagValues`, so
+    nothing runs and the process's global flags stay untouched. The returned function
+    raises (absl `Error`, or `SystemExit` from argparse) when argv does not parse.
+    """
+    from absl import app
+    from absl import flags as absl_flags
+
+    fresh = absl_flags.FlagValues()
+    captured = {}
+
+    def stop_parse(self, args=None, namespace=None):
+        captured["parser"] = self
+        raise _StopBeforeRunning
+
+    def stop_app(*args, **kwargs):
+        raise _StopBeforeRunning
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in dir(absl_flags):
+            function = getattr(absl_flags, name)
+            if not callable(function) or inspect.isclass(function):
+                continue
+            try:
+                parameters = inspect.signature(function).parameters
+            except (TypeError, ValueError):
+                continue
+            if "flag_values" in parameters:
+                patch.setattr(absl_flags, name, functools.partial(function, flag_values=fresh))
+        patch.setattr(app, "run", stop_app)
+        patch.setattr(argparse.ArgumentParser, "parse_args", stop_parse)
+        if target.endswith(".py"):
+            patch.syspath_prepend(os.path.dirname(os.path.abspath(target)))  # as `python script.py` does
+        try:
+            with warnings.catch_warnings():
+                # runpy notes that the module was imported before; it is run afresh all the same.
+                warnings.filterwarnings("ignore", "'.*' found in sys.modules", RuntimeWarning)
+                if target.endswith(".py"):
+                    runpy.run_path(target, run_name="__main__")
+                else:
+                    runpy.run_module(target, run_name="__main__", alter_sys=False)
+        except _StopBeforeRunning:
+            pass
+    if "parser" in captured:
+        return captured["parser"].parse_args
+
+    def parse_absl(argv):
+        leftover = fresh([target] + list(argv))
+        if len(leftover) > 1:
+            raise absl_flags.Error(f"unexpected arguments {leftover[1:]}")
+        return fresh
+
+    return parse_absl
+
+
+@pytest.fixture
+def cli():
+    """`cli.commands(text)` and `cli.parser(target)` (see `shell_commands`, `command_parser`)."""
+    import types
+
+    return types.SimpleNamespace(commands=shell_commands, parser=command_parser)

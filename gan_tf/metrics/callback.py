@@ -36,6 +36,9 @@ class EvaluationCallback(keras.callbacks.Callback):
         `~/.cache/gan_tf`).
       verbose: progress bars during extraction.
       evaluator: a ready `Evaluator` (tests); the data arguments are then unused.
+      image_size, channels: the shape the real images are loaded at (a run's
+        `--image_size`, `--channels`); None: the shape of the model's generator
+        output, so that real and generated images are compared at one shape.
 
     Example:
       >>> gan.fit(batches, epochs=20, callbacks=[
@@ -45,7 +48,7 @@ class EvaluationCallback(keras.callbacks.Callback):
 
     def __init__(self, dataset, every, num_samples=10000, run_dir=None, data_source="auto",
                  data_dir=None, batch_size=500, inception_weights=None, seed=0,
-                 cache_dir=None, verbose=1, evaluator=None):
+                 cache_dir=None, verbose=1, evaluator=None, image_size=None, channels=None):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every={every}: expected a number of epochs >= 1.")
@@ -59,6 +62,8 @@ class EvaluationCallback(keras.callbacks.Callback):
         self._evaluator_args = dict(
             data_source=data_source, data_dir=data_dir, inception_weights=inception_weights,
             cache_dir=cache_dir, batch_size=batch_size, seed=seed, verbose=bool(verbose))
+        self.image_size = image_size
+        self.channels = channels
         self.evaluator = evaluator
         self._writer = None
         self.last_results = {}
@@ -67,7 +72,11 @@ class EvaluationCallback(keras.callbacks.Callback):
         # Reference statistics up front: a data or weights problem shows before
         # the first epoch, not after it.
         if self.evaluator is None:
-            self.evaluator = Evaluator(self.dataset, **self._evaluator_args)
+            image_size, channels = self.image_size, self.channels
+            if image_size is None and channels is None:
+                image_size, channels = _generated_shape(self.model)
+            self.evaluator = Evaluator(self.dataset, image_size=image_size, channels=channels,
+                                       **self._evaluator_args)
         self.evaluator.prepare()
 
     def _due(self, epoch):
@@ -113,3 +122,14 @@ class EvaluationCallback(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _generated_shape(model):
+    """((height, width), channels) of `model.generator`'s images, or (None, None) if unknown."""
+    try:
+        height, width, channels = model.generator.output_shape[1:]
+    except (AttributeError, ValueError, TypeError):
+        return None, None
+    if None in (height, width, channels):
+        return None, None
+    return (int(height), int(width)), int(channels)

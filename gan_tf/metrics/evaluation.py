@@ -72,7 +72,55 @@ def compare(real, fake, extractor_name, seed=0, pr_batch_size=1000):
     return dict(zip(names, (fd, kid_mean, kid_std, is_mean, is_std, precision, recall)))
 
 
-def build_extractors(dataset, inception_weights=None, classifier_weights=None):
+def _requested_shape(image_size, channels):
+    """(height, width, channels) asked for, with None where the dataset's own applies."""
+    size = (image_size, image_size) if isinstance(image_size, int) else image_size
+    height, width = size if size else (None, None)
+    return height, width, channels
+
+
+EXTREME = 0.01  # precision or recall within this of 0 or 1 counts as extreme
+FAR_FROM_FLOOR = 10.0  # a Fréchet distance this many times the floor's is far from it
+
+
+def implausible_scores(metrics, floor):
+    """Warnings for feature sets whose precision/recall cannot be trusted.
+
+    Kynkäänniemi et al.'s k-NN precision and recall break down where the feature
+    space collapses: grey noise, for one, can score precision 1.0 on the small
+    classifiers' features. Both values at an extreme (<= EXTREME or >= 1 - EXTREME)
+    while the Fréchet distance is more than FAR_FROM_FLOOR times the real-data
+    floor's is such a case.
+
+    Args:
+      metrics: metrics of generated images, keys as in `metric_names`.
+      floor: the same metrics of held-out real images.
+
+    Returns:
+      A list of one-line warnings (empty when nothing looks wrong).
+    """
+    found = []
+    for name in metrics:
+        if not name.startswith("precision_"):
+            continue
+        features = name[len("precision_"):]
+        fd_name = metric_names(features)[0]
+        precision, recall = metrics[name], metrics.get(f"recall_{features}")
+        fd, fd_floor = metrics.get(fd_name), floor.get(fd_name)
+        if recall is None or fd is None or fd_floor is None:
+            continue
+        extreme = all(v <= EXTREME or v >= 1 - EXTREME for v in (precision, recall))
+        if extreme and fd > FAR_FROM_FLOOR * max(fd_floor, 0.0) and fd > 0:
+            found.append(
+                f"{name}={precision:.3g} and recall_{features}={recall:.3g} are both extreme while "
+                f"{fd_name}={fd:.4g} is far from the real-data floor ({fd_floor:.4g}): the "
+                f"{features} feature space has probably collapsed for these images; do not read "
+                "precision/recall here.")
+    return found
+
+
+def build_extractors(dataset, inception_weights=None, classifier_weights=None, image_size=None,
+                     channels=None):
     """The extractors to evaluate `dataset` with, and why Inception was skipped (or None).
 
     Args:
@@ -80,6 +128,8 @@ def build_extractors(dataset, inception_weights=None, classifier_weights=None):
       inception_weights: a path to use InceptionV3 with; None to use it when its
         weights are cached or downloadable; False to never use it.
       classifier_weights: override of the shipped classifier weights file.
+      image_size, channels: the images' shape when not the dataset's own; the
+        shipped classifiers read 28×28×1 only and are left out for other shapes.
 
     Returns:
       (list of extractors, reason string or None).
@@ -87,8 +137,16 @@ def build_extractors(dataset, inception_weights=None, classifier_weights=None):
     from gan_tf.metrics import inception  # imports keras.applications lazily
 
     extractors = []
+    unfit = None
     if dataset in classifier_lib.CLASSIFIER_DATASETS:
-        extractors.append(classifier_lib.ClassifierExtractor(dataset, classifier_weights))
+        wanted = _requested_shape(image_size, channels)
+        native = classifier_lib.ClassifierExtractor.input_shape
+        if all(w is None or w == n for w, n in zip(wanted, native)):
+            extractors.append(classifier_lib.ClassifierExtractor(dataset, classifier_weights))
+        else:
+            unfit = (f"the shipped {dataset} classifier reads {native[0]}x{native[1]}x{native[2]} "
+                     f"images, not image_size={image_size}, channels={channels}")
+            logging.warning("No classifier metrics: %s.", unfit)
     skipped = None
     if inception_weights is False:
         skipped = "disabled"
@@ -102,9 +160,10 @@ def build_extractors(dataset, inception_weights=None, classifier_weights=None):
             logging.info("Skipping the Inception metrics: no InceptionV3 weights given, cached "
                          "or downloadable (see --inception_weights).")
     if not extractors:
+        classifier_why = unfit or (f"it has no shipped classifier (those exist for "
+                                   f"{', '.join(classifier_lib.CLASSIFIER_DATASETS)})")
         raise ValueError(
-            f"No feature extractor for dataset {dataset!r}: it has no shipped classifier "
-            f"(those exist for {', '.join(classifier_lib.CLASSIFIER_DATASETS)}) and "
+            f"No feature extractor for dataset {dataset!r}: {classifier_why} and "
             f"Inception is unavailable ({skipped})."
         )
     return extractors, skipped
@@ -123,11 +182,14 @@ class Evaluator:
       seed: seed of subset choices.
       verbose: progress bars.
       extractors: ready extractors (tests); overrides `inception_weights`.
+      image_size, channels: the shape of the images to score, when not the
+        dataset's own (a run's `--image_size`, `--channels`): the real images are
+        loaded at that shape, so both sets are compared at one resolution.
     """
 
     def __init__(self, dataset, data_source="auto", data_dir=None, inception_weights=None,
                  cache_dir=None, batch_size=500, max_kept=10000, seed=0, verbose=True,
-                 extractors=None):
+                 extractors=None, image_size=None, channels=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
         self.dataset = dataset
@@ -138,8 +200,11 @@ class Evaluator:
         self.max_kept = max_kept
         self.seed = seed
         self.verbose = verbose
+        self.image_size = image_size
+        self.channels = channels
         if extractors is None:
-            extractors, self.inception_skipped = build_extractors(dataset, inception_weights)
+            extractors, self.inception_skipped = build_extractors(
+                dataset, inception_weights, image_size=image_size, channels=channels)
         else:
             self.inception_skipped = None
         self.extractors = list(extractors)
@@ -156,10 +221,12 @@ class Evaluator:
             feature_set, key, path = reference.reference_statistics(
                 self.dataset, extractor, split=split, data_source=self.data_source,
                 data_dir=self.data_dir, cache_dir=self.cache_dir, max_kept=self.max_kept,
-                batch_size=self.batch_size, seed=self.seed, verbose=self.verbose)
+                batch_size=self.batch_size, seed=self.seed, verbose=self.verbose,
+                image_size=self.image_size, channels=self.channels)
             self._references[(extractor.name, split)] = feature_set
             self.reference_info[f"{extractor.name}/{split}"] = {
                 "source": key["source"], "num_examples": key["num_examples"],
+                "image_shape": key["image_shape"],
                 "extractor_weights_sha256": key["extractor_weights_sha256"], "cache": path}
         return self._references[(extractor.name, split)]
 
@@ -174,6 +241,14 @@ class Evaluator:
         results = {}
         for extractor in self.extractors:
             real = self.real_features(extractor, "train")
+            real_shape = tuple(self.reference_info[f"{extractor.name}/train"]["image_shape"])
+            if tuple(images.shape[1:]) != real_shape:
+                # Inception would resize both to 299x299 and compare them anyway, which
+                # inflates the distance: refuse instead of scoring two resolutions.
+                raise ValueError(
+                    f"Images of shape {tuple(images.shape[1:])} cannot be scored against real "
+                    f"{self.dataset} images of shape {real_shape}: give the Evaluator the run's "
+                    "image_size and channels.")
             progress = None
             if self.verbose:
                 import keras

@@ -3,7 +3,7 @@
 Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a
 Local Nash Equilibrium" (https://arxiv.org/abs/1706.08500). With Inception pool
 features this is the FID; with any other features it is a Fréchet distance on
-those features, and the metric name must say which (see `gan_tf.metrics.names`).
+those features, and the metric name must say which (`gan_tf.metrics.evaluation.metric_names`).
 
 Pure numpy/scipy, float64 throughout.
 """
@@ -112,16 +112,17 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, imag_tol=1e-3):
     d² = ||mu1 - mu2||² + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2})
 
     Heusel et al. 2017 (https://arxiv.org/abs/1706.08500). The matrix square
-    root follows the reference implementation: scipy's `sqrtm`; when the product
-    is singular (scipy warns, or the root is not finite) `eps * I` is added to
-    both covariances, which moves the result by O(eps · dim); a
-    complex root whose diagonal has imaginary parts below `imag_tol` is rounding
-    noise and its real part is kept.
+    root follows pytorch-fid (`pytorch_fid/fid_score.py`): scipy's `sqrtm`, and
+    only when that root is not finite is `eps * I` added to both covariances
+    (which moves the result by O(eps · dim)). A singular product alone (scipy
+    warns, e.g. for features with dead units) keeps the plain root, so that
+    identical sets score 0. A complex root whose diagonal has imaginary parts
+    below `imag_tol` is rounding noise and its real part is kept.
 
     Args:
       mu1, mu2: mean vectors of shape (dim,).
       sigma1, sigma2: covariance matrices of shape (dim, dim).
-      eps: diagonal offset used when the product of the covariances is singular.
+      eps: diagonal offset used when the square root of the product is not finite.
       imag_tol: largest imaginary part on the root's diagonal treated as noise.
 
     Returns:
@@ -142,10 +143,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, imag_tol=1e-3):
             % (mu1.shape, sigma1.shape, mu2.shape, sigma2.shape)
         )
     diff = mu1 - mu2
-    covmean, singular = _sqrtm(sigma1 @ sigma2)
-    if singular or not np.isfinite(covmean).all():
+    covmean = _sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
         offset = np.eye(dim) * eps
-        covmean, _ = _sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.isfinite(covmean).all():
             raise FrechetDistanceError(
                 f"sqrtm(sigma1 @ sigma2) is not finite even with eps={eps} added "
@@ -166,11 +167,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, imag_tol=1e-3):
 
 
 def _sqrtm(matrix):
-    """(root, singular): scipy's root and whether scipy warned of a singular matrix."""
-    # scipy >= 1.16 deprecates `disp`; the plain call returns the root only and
-    # reports a singular input as a LinAlgWarning, which is caught here and acted on.
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-        warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
-        root = scipy.linalg.sqrtm(matrix)
-    singular = any(issubclass(w.category, scipy.linalg.LinAlgWarning) for w in caught)
-    return root, singular
+    """scipy's matrix square root, without its warning for singular inputs."""
+    # A singular product (rank-deficient features) is common and harmless here: the
+    # root is still accurate, and only a non-finite one calls for the eps offset.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        return scipy.linalg.sqrtm(matrix)

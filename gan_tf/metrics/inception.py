@@ -13,17 +13,17 @@ computed with that graph.
 
 Weights come from, in order: the file given by argument (`--inception_weights`),
 the Keras cache (`$KERAS_HOME/models/`), or a download when the network answers
-within a few seconds. Offline without a file the extractor raises
+within a few seconds (`gan_tf.data.network.is_online`, which `GAN_TF_OFFLINE=1`
+turns off). Offline without a file the extractor raises
 `InceptionWeightsUnavailableError` saying how to provide one.
 """
 import os
-import socket
-import threading
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf.data import network
 from gan_tf.metrics.classifier import file_sha256, load_weights_strictly
 from gan_tf.metrics.features import float32_networks
 
@@ -31,6 +31,7 @@ WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"
     "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 )
+WEIGHTS_HOST = "storage.googleapis.com"
 WEIGHTS_FILENAME = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 WEIGHTS_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"  # keras.applications' own check
 IMAGE_SIZE = 299
@@ -40,27 +41,6 @@ NUM_CLASSES = 1000
 
 class InceptionWeightsUnavailableError(ValueError):
     """No InceptionV3 ImageNet weights file was given, cached or downloadable."""
-
-
-def network_available(host="storage.googleapis.com", port=443, timeout=3.0):
-    """True when a TCP connection to `host` opens within `timeout` seconds.
-
-    The probe runs in a daemon thread so that a hanging name lookup (which
-    ignores socket timeouts) cannot block the caller either.
-    """
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
 
 
 def cached_weights_path():
@@ -108,12 +88,10 @@ def resolve_weights(weights=None, allow_download=True, probe_timeout=3.0):
         raise InceptionWeightsUnavailableError(
             _unavailable_message("no file was given and none is cached")
         )
-    if not network_available(timeout=probe_timeout):
+    online, why = network.is_online(WEIGHTS_HOST, timeout=probe_timeout)
+    if not online:
         raise InceptionWeightsUnavailableError(
-            _unavailable_message(
-                f"no file was given, none is cached and the network did not answer "
-                f"within {probe_timeout:g} s"
-            )
+            _unavailable_message(f"no file was given, none is cached and no download was tried ({why})")
         )
     return keras.utils.get_file(
         WEIGHTS_FILENAME, WEIGHTS_URL, cache_subdir="models", file_hash=WEIGHTS_MD5

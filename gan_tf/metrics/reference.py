@@ -114,7 +114,8 @@ def load(path, key):
 
 
 def reference_statistics(dataset, extractor, split="train", data_source="auto", data_dir=None,
-                         cache_dir=None, max_kept=10000, batch_size=500, seed=0, verbose=True):
+                         cache_dir=None, max_kept=10000, batch_size=500, seed=0, verbose=True,
+                         image_size=None, channels=None):
     """Features of a real split under `extractor`, from the cache or computed and cached.
 
     Args:
@@ -127,6 +128,9 @@ def reference_statistics(dataset, extractor, split="train", data_source="auto", 
       batch_size: images per extractor call.
       seed: seed of the kept subset.
       verbose: show a progress bar while extracting.
+      image_size, channels: the shape the real images are loaded at, as for
+        `gan_tf.data.load` (None: the dataset's own); must be the generated
+        images' shape. The loaded shape is part of the cache key.
 
     Returns:
       (FeatureSet, key dict, cache path).
@@ -134,7 +138,7 @@ def reference_statistics(dataset, extractor, split="train", data_source="auto", 
     from gan_tf import data as gan_data  # TensorFlow-heavy; imported when needed
 
     ds, info = gan_data.load(dataset, split=split, source=data_source, data_dir=data_dir,
-                             return_info=True)
+                             return_info=True, image_size=image_size, channels=channels)
     key = cache_key(dataset, split, info, extractor, max_kept, seed, data_fingerprint(ds))
     path = cache_path(key, cache_dir)
     cached = load(path, key)

@@ -56,8 +56,8 @@ def keep_mask(shape, seed, rate):
     u = (bits >> 8) / 2^24 is exact, so u >= r ⇔ (bits >> 8) >= ceil(r · 2^24)
     ⇔ bits >= ceil(r · 2^24) · 2^8, with r the float32 rate the float comparison
     would use. One integer comparison instead of a shift, a conversion to float and a
-    multiply, each a pass over the whole activation tensor: the layer's forward and
-    backward pass is about 1.2x faster on a CPU (experiments/benchmarks/dropout_benchmark.py).
+    multiply, each a pass over the whole activation tensor, which makes the layer cheaper
+    (timed by experiments/benchmarks/dropout_benchmark.py).
     """
     threshold = keep_threshold(rate)
     if threshold is None:

@@ -1,4 +1,12 @@
-"""The fully connected GAN of the original paper (Goodfellow et al. 2014), for comparison."""
+"""A fully connected GAN after Goodfellow et al. 2014, for comparison.
+
+It is not the paper's network. There (the authors' pylearn2 `mnist.yaml`) the
+generator maps 100-d noise through two ReLU layers of 1,200 units to a sigmoid output,
+and the discriminator has two maxout layers (240 units, 5 pieces each) trained with
+dropout and a sigmoid output. Here both networks use Dense + LeakyReLU(0.2) layers of
+256-1024 units; the generator ends in tanh (images in [-1, 1]) and the discriminator,
+with dropout 0.3 after each hidden layer, in a logit.
+"""
 import math
 
 import keras

@@ -12,10 +12,9 @@ mismatched ones. Two encoders (`ENCODERS`):
   attention  word + position embeddings, one transformer block (self-attention and a
              feed-forward layer, Vaswani et al. 2017), masked mean over the words.
 
-Both ignore the padding (token 0) and cost about the same: a text-conditional DCGAN
-step (MNIST, batch 64, width 32) took 250-265 ms of CPU time with either, against
-197 ms with class labels (2-core CPU; the discriminator encodes captions three times
-per update: with real, fake and mismatched pairs).
+Both ignore the padding (token 0) and cost about the same (docs/conditional.md gives
+the step times); the discriminator encodes captions three times per update: with
+real, fake and mismatched pairs.
 """
 
 import keras

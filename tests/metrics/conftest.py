@@ -82,3 +82,26 @@ class FakeExtractor:
 @pytest.fixture
 def fake_extractor():
     return FakeExtractor
+
+
+class ShapeRecordingExtractor:
+    """An extractor for images of any shape (a few pixel statistics) that records the shapes it saw."""
+
+    def __init__(self, name="shapes", weights_hash="0" * 64):
+        self.name = name
+        self.weights_hash = weights_hash
+        self.weights_file = f"/nonexistent/{name}.weights.h5"
+        self.shapes = set()
+
+    def __call__(self, images):
+        x = np.asarray(images, np.float64)
+        self.shapes.add(x.shape[1:])
+        flat = x.reshape(len(x), -1)
+        features = np.stack([flat.mean(1), flat.std(1), flat[:, : flat.shape[1] // 2].mean(1), flat.max(1)], 1)
+        p = np.exp(features[:, :2] - features[:, :2].max(axis=1, keepdims=True))
+        return features.astype(np.float32), (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def shape_extractor():
+    return ShapeRecordingExtractor

@@ -78,3 +78,31 @@ def test_callback_rejects_bad_arguments():
         EvaluationCallback("mnist", every=0)
     with pytest.raises(ValueError, match="num_samples=1"):
         EvaluationCallback("mnist", every=1, num_samples=1)
+
+
+def test_callback_loads_real_images_at_the_generators_shape(monkeypatch):
+    import keras
+
+    from gan_tf.metrics import callback as callback_module
+
+    made = []
+
+    class Recorder:
+        def __init__(self, dataset, **kwargs):
+            made.append(kwargs)
+
+        def prepare(self):
+            return self
+
+    monkeypatch.setattr(callback_module, "Evaluator", Recorder)
+    model = keras.Model()
+    model.generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(12 * 12 * 3),
+                                        keras.layers.Reshape((12, 12, 3))])
+    callback = EvaluationCallback("mnist", every=1)
+    callback.set_model(model)
+    callback.on_train_begin()
+    assert made[-1]["image_size"] == (12, 12) and made[-1]["channels"] == 3
+    explicit = EvaluationCallback("mnist", every=1, image_size=20, channels=1)
+    explicit.set_model(model)
+    explicit.on_train_begin()
+    assert made[-1]["image_size"] == 20 and made[-1]["channels"] == 1

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gan_tf.data import network
 from gan_tf.metrics import inception
 from gan_tf.metrics.evaluation import build_extractors
 
@@ -18,9 +19,21 @@ def test_missing_weights_file_is_a_clear_value_error(tmp_path):
 
 def test_offline_without_cached_file_fails_fast_with_instructions(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
-    monkeypatch.setattr(inception, "network_available", lambda **kwargs: False)
-    with pytest.raises(inception.InceptionWeightsUnavailableError, match="network did not answer"):
+    monkeypatch.setattr(network, "is_online", lambda host, port=443, timeout=None: (False, "no answer"))
+    with pytest.raises(inception.InceptionWeightsUnavailableError, match="no download was tried"):
         inception.InceptionExtractor()
+
+
+def test_offline_setting_is_honoured_without_touching_the_network(tmp_path, monkeypatch):
+    # One probe for data and weights: GAN_TF_OFFLINE=1 means no connection is even attempted.
+    import socket
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+    monkeypatch.setenv("GAN_TF_OFFLINE", "1")
+    monkeypatch.setattr(socket, "create_connection",
+                        lambda *args, **kwargs: pytest.fail("opened a connection although GAN_TF_OFFLINE=1"))
+    with pytest.raises(inception.InceptionWeightsUnavailableError, match="GAN_TF_OFFLINE is set"):
+        inception.resolve_weights()
 
 
 def test_cached_file_is_found_without_network(tmp_path, monkeypatch):
@@ -28,16 +41,16 @@ def test_cached_file_is_found_without_network(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     cached = tmp_path / "models" / inception.WEIGHTS_FILENAME
     cached.write_bytes(b"x")
-    monkeypatch.setattr(inception, "network_available", lambda **kwargs: pytest.fail("probed the network"))
+    monkeypatch.setattr(network, "is_online", lambda *args, **kwargs: pytest.fail("probed the network"))
     assert inception.resolve_weights() == str(cached)
 
 
 def test_evaluator_skips_unavailable_inception_unless_a_path_was_given(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(inception, "network_available", lambda **kwargs: False)
+    monkeypatch.setattr(network, "is_online", lambda host, port=443, timeout=None: (False, "no answer"))
     extractors, skipped = build_extractors("mnist", inception_weights=None)
     assert [e.name for e in extractors] == ["mnist_classifier"]
-    assert "network did not answer" in skipped
+    assert "no download was tried (no answer)" in skipped
     with pytest.raises(inception.InceptionWeightsUnavailableError):
         build_extractors("mnist", inception_weights=str(tmp_path / "missing.h5"))
     with pytest.raises(ValueError, match="No feature extractor for dataset 'celeba'"):

@@ -50,6 +50,20 @@ def test_frechet_distance_handles_singular_covariances():
     assert value == pytest.approx(20.0, abs=1e-2)
 
 
+@pytest.mark.parametrize("dim", [64, 128])
+def test_frechet_distance_of_rank_deficient_features_with_themselves_is_zero(dim):
+    # Half the units dead (always 0), as in the shipped classifiers' features: scipy warns
+    # that the product is singular, but its root is accurate. pytorch-fid adds eps*I only
+    # when the root is not finite; adding it on the warning gave about -2*eps*dim instead.
+    rng = np.random.default_rng(5)
+    features = np.maximum(rng.normal(size=(500, 30)) @ rng.normal(size=(30, dim)), 0.0)
+    features[:, dim // 2:] = 0.0
+    mu, sigma = frechet.feature_statistics(features)
+    assert np.linalg.matrix_rank(sigma) < dim
+    value = frechet.frechet_distance(mu, sigma, mu, sigma)
+    assert abs(value) <= 1e-8 * np.trace(sigma)
+
+
 def test_frechet_distance_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="Shapes do not match"):
         frechet.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))

@@ -97,3 +97,19 @@ def test_reference_statistics_are_computed_once_then_read_from_cache(mnist_dir, 
         "mnist", other, data_source="files", data_dir=str(mnist_dir), cache_dir=str(tmp_path / "cache"),
         batch_size=16, verbose=False)
     assert other_path != path and other.calls > 0
+
+
+def test_reference_statistics_are_computed_at_the_asked_shape_and_cached_apart(mnist_dir, tmp_path,
+                                                                               shape_extractor):
+    # A run trained at --image_size 14 must be compared with real images at 14x14, and the
+    # cache must not hand out the 28x28 statistics for it (nor the other way round).
+    common = dict(data_source="files", data_dir=str(mnist_dir), cache_dir=str(tmp_path / "cache"),
+                  batch_size=16, verbose=False)
+    native_extractor, small_extractor = shape_extractor(), shape_extractor()
+    native, native_key, native_path = reference.reference_statistics("mnist", native_extractor, **common)
+    small, small_key, small_path = reference.reference_statistics(
+        "mnist", small_extractor, image_size=14, channels=3, **common)
+    assert native_extractor.shapes == {(28, 28, 1)} and native_key["image_shape"] == [28, 28, 1]
+    assert small_extractor.shapes == {(14, 14, 3)} and small_key["image_shape"] == [14, 14, 3]
+    assert small_path != native_path
+    assert not np.allclose(small.mean, native.mean)  # downsampled pixels: other statistics
