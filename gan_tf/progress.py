@@ -83,12 +83,18 @@ class RunProgress(keras.callbacks.Callback):
       stream: where to write (default stdout).
       clock: seconds as a float (tests pass a fake clock).
       redraw_seconds: least time between two bar redraws.
+      budget_seconds: training seconds left before a time budget stops the run (None: no budget);
+        the run ETA is then the sooner of the budget's end and the last epoch's.
+      show_total: print the epoch count ("epoch 3/60"); off when only a budget bounds the run.
     """
 
     def __init__(self, epochs, initial_epoch, steps_per_epoch, bar=True, stream=None, clock=time.monotonic,
-                 redraw_seconds=0.2, width=30):
+                 redraw_seconds=0.2, width=30, budget_seconds=None, show_total=True):
         super().__init__()
         self.epochs = int(epochs)
+        self.budget_seconds = budget_seconds
+        self.show_total = show_total
+        self._started = None
         self.initial_epoch = int(initial_epoch)
         self.steps_per_epoch = int(steps_per_epoch)
         self.bar = bar
@@ -108,7 +114,14 @@ class RunProgress(keras.callbacks.Callback):
         """Seconds until the run's last step, at this session's pace since its first step."""
         if self._first_step_end is None:
             return None
-        return remaining_seconds(self._steps_done - 1, self.steps_left, self.clock() - self._first_step_end)
+        eta = remaining_seconds(self._steps_done - 1, self.steps_left, self.clock() - self._first_step_end)
+        if self.budget_seconds is not None:
+            budget_left = max(0.0, self.budget_seconds - (self.clock() - self._started))
+            eta = budget_left if eta is None else min(eta, budget_left)
+        return eta
+
+    def _epoch_label(self, epoch):
+        return f"epoch {epoch + 1}/{self.epochs}" if self.show_total else f"epoch {epoch + 1}"
 
     # ----------------------------------------------------------------- drawing
     def clear(self):
@@ -120,7 +133,7 @@ class RunProgress(keras.callbacks.Callback):
     def bar_text(self):
         done = self._epoch_steps / max(self._epoch_length, 1)
         filled = min(self.width, int(done * self.width))
-        text = (f"epoch {self._epoch + 1}/{self.epochs} [{'=' * filled}{'.' * (self.width - filled)}] "
+        text = (f"{self._epoch_label(self._epoch)} [{'=' * filled}{'.' * (self.width - filled)}] "
                 f"{self._epoch_steps}/{self._epoch_length}")
         eta = self.run_eta()
         if eta is not None:
@@ -146,6 +159,7 @@ class RunProgress(keras.callbacks.Callback):
         if not hasattr(self, "_steps_done"):
             self._first_step_end = None
             self._steps_done = 0
+            self._started = self.clock()
         self._epoch = self.initial_epoch
         self._epoch_steps = 0
         self._epoch_length = self.steps_per_epoch
@@ -183,7 +197,7 @@ class RunProgress(keras.callbacks.Callback):
         logs = logs or {}
         tracked = list(getattr(self.model, "trackers", {})) or [
             key for key in logs if key.startswith(("d_", "g_"))]
-        line = f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(
+        line = f"{self._epoch_label(epoch)}  " + "  ".join(
             f"{key} {_number(logs[key])}" for key in tracked if key in logs)
         if "images_per_second" in logs:
             line += f"  {logs['images_per_second']:.0f} img/s"
@@ -205,11 +219,18 @@ class RunProgress(keras.callbacks.Callback):
         self._filters = []
 
 
-def run_summary(out_dir, epochs, seconds=None, metrics=None):
+def run_summary(out_dir, epochs, seconds=None, metrics=None, stopped=None):
     """The closing lines of a run: final metrics, where its pictures and checkpoints are,
-    and how to open TensorBoard. Lists only files that exist."""
+    and how to open TensorBoard. Lists only files that exist.
+
+    `stopped`: the runner's record of a time-budget stop (step, epoch, steps_into_epoch), if any.
+    """
     took = f" in {format_duration(seconds)}" if seconds is not None else ""
-    lines = [f"Finished {epochs} epoch{'s' if epochs != 1 else ''}{took}: {out_dir}"]
+    if stopped:
+        lines = [f"Time budget of {stopped['time_budget_minutes']:g} min spent: stopped at step {stopped['step']} "
+                 f"(epoch {stopped['epoch'] + 1}){took}: {out_dir}"]
+    else:
+        lines = [f"Finished {epochs} epoch{'s' if epochs != 1 else ''}{took}: {out_dir}"]
     if metrics:
         lines.append(f"  final metrics: {metrics_line(metrics)}")
     pictures = (

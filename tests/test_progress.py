@@ -139,3 +139,32 @@ def test_a_second_fit_keeps_the_pace_and_a_short_epoch_counts_its_own_steps():
     clock.now += 3.0
     callback.on_train_batch_end(0)
     assert callback.run_eta() == pytest.approx(9 * 3.0)  # 7 steps timed over 21 s, across both fits
+
+
+def test_under_a_time_budget_the_eta_is_the_sooner_of_the_budget_and_the_last_epoch():
+    clock, stream = FakeClock(), io.StringIO()
+    callback = progress.RunProgress(1_000_000, 0, 10, stream=stream, clock=clock, redraw_seconds=0,
+                                    budget_seconds=60.0, show_total=False)
+    callback.set_model(FakeModel())
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    for batch in range(3):  # 3 steps of 5 s: the epochs would take for ever, the budget ends in 45 s
+        clock.now += 5.0
+        callback.on_train_batch_end(batch)
+    assert callback.run_eta() == pytest.approx(60.0 - 15.0)
+    assert callback.bar_text().startswith("epoch 1 [")  # no "/1000000"
+    short, clock_2, _ = _progress(epochs=1, steps=4)
+    short.budget_seconds = 600.0
+    short._started = None
+    short.on_train_begin()
+    short.on_epoch_begin(0)
+    for batch in range(2):
+        clock_2.now += 5.0
+        short.on_train_batch_end(batch)
+    assert short.run_eta() == pytest.approx(2 * 5.0)  # the last epoch ends first: 2 steps at 5 s
+
+
+def test_the_summary_of_a_budget_stop_says_where_it_stopped(tmp_path):
+    stopped = {"time_budget_minutes": 10.0, "step": 8123, "epoch": 115, "steps_into_epoch": 3}
+    text = progress.run_summary(str(tmp_path), 1_000_000, 600.0, stopped=stopped)
+    assert text.splitlines()[0] == f"Time budget of 10 min spent: stopped at step 8123 (epoch 116) in 10:00: {tmp_path}"

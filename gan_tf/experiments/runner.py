@@ -19,7 +19,7 @@ import gan_tf
 from gan_tf import atomic, checkpoints, cpu, distribute, progress, time_budget
 from gan_tf import callbacks as gan_callbacks
 from gan_tf import data as gan_data
-from gan_tf.experiments import conditional, run_record
+from gan_tf.experiments import conditional, recipes, run_record
 from gan_tf.experiments.config import RECIPE_FIELDS, ExperimentConfig
 from gan_tf.gan import GAN
 from gan_tf.run_lock import RunLock, RunLockedError
@@ -440,7 +440,9 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     if config.verbose:
         # Keras's own bar is off (fit verbose=0): see RunProgress.
         callback_list.append(progress.RunProgress(
-            config.epochs, start_epoch, steps, bar=config.verbose == 1 and progress.interactive()))
+            config.epochs, start_epoch, steps, bar=config.verbose == 1 and progress.interactive(),
+            budget_seconds=budget_seconds - spent_seconds if budget_seconds else None,
+            show_total=config.epochs < recipes.UNCAPPED_EPOCHS))
     callback_list += [
         gan_callbacks.MetricsJsonl(metrics_path),
         tensorboard,
@@ -496,7 +498,8 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     summary.update(seconds=time.perf_counter() - started, history=history, gan=gan)
     if config.verbose:
         metrics = evaluation.last_results if evaluation is not None else None
-        print(progress.run_summary(config.out_dir, config.epochs, summary["seconds"], metrics), flush=True)
+        print(progress.run_summary(config.out_dir, config.epochs, summary["seconds"], metrics, summary["stopped"]),
+              flush=True)
     return summary
 
 
