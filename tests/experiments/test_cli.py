@@ -77,7 +77,7 @@ def test_help_of_another_recipe_shows_that_recipes_defaults(tmp_path, no_tensorf
     (["--r1_gamma=nan"], "flag --r1_gamma=nan: expected a finite value >= 0"),
     (["--time_budget=-1"], "flag --time_budget=-1.0: expected a finite number of minutes >= 0"),
     (["--seed=-3"], "flag --seed=-3: expected an integer >= 0"),
-    (["--augment=translation,blur"], "expected \"none\" or a comma-separated subset of translation, cutout, color"),
+    (["--augment=translation,blur"], "expected \"none\" or a comma-separated subset of color, translation, cutout"),
     (["--recipe=fancy"], "flag --recipe=fancy: expected one of modern, dcgan2016"),
     (["--conditional=acgan", "--text"], "error: --text with --conditional=acgan"),  # a combination
 ])
