@@ -42,7 +42,8 @@ def test_the_plain_recipe_passes_nothing_new(recorded):
 
 
 def test_the_modern_recipe_asks_for_ema_and_adaptive_augmentation(recorded):
-    gan = recorded(recipes.resolve("mnist", recipe="modern", r2_gamma=0.5, reg_interval=4, beta_2=0.99))
+    gan = recorded(recipes.resolve("mnist", recipe="modern", r1_gamma=0.2, r2_gamma=0.5, reg_interval=4,
+                                     beta_2=0.99))
     assert gan.options["ema_kimg"] == recipes.MODERN["ema_kimg"]
     assert gan.options["ema_rampup"] == recipes.MODERN["ema_rampup"]
     augment = gan.options["augment"]
@@ -50,7 +51,7 @@ def test_the_modern_recipe_asks_for_ema_and_adaptive_augmentation(recorded):
     assert augment["probability"].arguments == {"target": recipes.MODERN["ada_target"],
                                                 "initial_p": recipes.MODERN["augment_p"]}
     assert gan.compile_options["r2_gamma"] == 0.5 and gan.compile_options["regularization_interval"] == 4
-    assert gan.compile_options["r1_gamma"] == recipes.MODERN["r1_gamma"]
+    assert gan.compile_options["r1_gamma"] == 0.2
     assert [float(optimizer.beta_2) for optimizer in gan.optimizers] == pytest.approx([0.99, 0.99])
 
 
