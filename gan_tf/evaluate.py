@@ -47,7 +47,10 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "Real-data folder (default: the run's --data_dir).")
     flags.DEFINE_string("cache_dir", None, "Reference-statistics cache "
                         "(default: $GAN_TF_CACHE or ~/.cache/gan_tf).")
-    flags.DEFINE_string("output", None, "Where to write the JSON (default: <run_dir>/eval.json).")
+    flags.DEFINE_string("output", None, "Where to write the JSON (default: <run_dir>/eval.json; with --raw "
+                        "<run_dir>/eval_raw.json).")
+    flags.DEFINE_boolean("raw", False, "Score the raw generator instead of the EMA generator (runs with "
+                         "--ema_kimg > 0 have both; others have only the raw one).")
     flags.DEFINE_boolean("nearest", False, "Instead of the metrics: nearest training images of generated "
                          "samples, the memorisation score and the class coverage (see above).")
     flags.DEFINE_integer("nearest_samples", 1000, "--nearest: generated images (and at most as many "
@@ -112,7 +115,7 @@ def format_table(metrics, floor, num_samples, floor_samples, matched=None):
 
 def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None,
              inception=True, batch_size=500, seed=0, data_source=None, data_dir=None,
-             cache_dir=None, output=None, verbose=True):
+             cache_dir=None, output=None, verbose=True, raw=False):
     """Evaluates a run; returns the record also written to `eval.json`.
 
     Args:
@@ -125,6 +128,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       data_source, data_dir: the real data; default the run's.
       output: JSON path; default `<run_dir>/eval.json`.
       verbose: progress bars.
+      raw: score the raw generator, not the EMA generator (default output `eval_raw.json`).
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
@@ -143,7 +147,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         batch_size=batch_size, seed=seed, verbose=verbose,
         # Real images at the run's shape, as training loaded them (0 = the dataset's own).
         image_size=config.get("image_size") or None, channels=config.get("channels") or None)
-    metrics = evaluator.evaluate_generator(gan, num_samples)
+    metrics = evaluator.evaluate_generator(gan, num_samples, use_ema=not raw)
     floor, floor_samples = evaluator.floor(num_samples)
     # Fewer held-out images than samples (offline MNIST: 500): also score as
     # many generated images as the floor had, so the two columns compare.
@@ -160,6 +164,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "dataset": dataset,
         "data_source": data_source,
         "num_samples": num_samples,
+        "generator": "ema" if gan.ema_generator is not None and not raw else "raw",
         "floor_num_test_images": floor_samples,
         "seed": seed,
         "metrics": metrics,
@@ -176,7 +181,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
     }
-    output = output or os.path.join(run_dir, "eval.json")
+    output = output or os.path.join(run_dir, "eval_raw.json" if raw else "eval.json")
     from gan_tf import atomic
 
     atomic.write_json(output, record)
@@ -374,7 +379,7 @@ def main(argv):
             FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.num_samples,
             inception_weights=FLAGS.inception_weights, inception=FLAGS.inception,
             batch_size=FLAGS.batch_size, seed=FLAGS.seed, data_source=FLAGS.data_source,
-            data_dir=FLAGS.data_dir, cache_dir=FLAGS.cache_dir, output=FLAGS.output)
+            data_dir=FLAGS.data_dir, cache_dir=FLAGS.cache_dir, output=FLAGS.output, raw=FLAGS.raw)
     except (ValueError, OSError) as error:
         # User-fixable problems (bad --run_dir, missing weights, data): message, no traceback.
         print(f"error: {error}", file=sys.stderr)

@@ -47,6 +47,8 @@ flags.DEFINE_boolean("linear", False, "With --interpolate: linear instead of sph
 flags.DEFINE_boolean("gif", False, "With --interpolate: write the walk as an animated GIF (--out X.gif).",
                      flag_values=FLAGS)
 flags.DEFINE_integer("gap", 0, "Pixels between the grid's tiles.", flag_values=FLAGS)
+flags.DEFINE_boolean("raw", False, "Draw with the raw generator instead of the EMA generator (runs with "
+                     "--ema_kimg > 0 keep both).", flag_values=FLAGS)
 flags.DEFINE_integer("upscale", 1, "Enlarge each image by this factor (nearest neighbour; 2-3 for 28x28).",
                      flag_values=FLAGS)
 flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
@@ -205,7 +207,7 @@ def _check_layout(gap, upscale):
 
 
 def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0, checkpoint=None, gap=0,
-             upscale=1):
+             upscale=1, raw=False):
     """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
     record = read_run(run_dir)
     what = check_request(run_dir, record, prompt, label, n)
@@ -216,14 +218,14 @@ def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0
     from gan_tf.experiments.runner import restore_gan
 
     gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
-    images = gan.generate(n, seed=seed, labels=label, prompts=prompt).numpy()
+    images = gan.generate(n, seed=seed, labels=label, prompts=prompt, use_ema=not raw).numpy()
     viz.save_grid(images, out, columns=math.ceil(math.sqrt(n)), gap=gap, upscale=upscale)
     print(f"Wrote {out}: {n} images for {what} from {run_dir}.")
     return images
 
 
 def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=False, gif=False, labels=(),
-                prompts=(), checkpoint=None, gap=0, upscale=1):
+                prompts=(), checkpoint=None, gap=0, upscale=1, raw=False):
     """Writes an interpolation grid (or a GIF of the walk) from a run; returns (images, columns).
 
     Args:
@@ -237,6 +239,7 @@ def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=
       labels, prompts: none, one (held fixed) or two (interpolated between) conditions.
       checkpoint: checkpoint file (default: the newest).
       gap, upscale: grid layout (`gan_tf.viz.image_grid`).
+      raw: walk the raw generator's latent space, not the EMA generator's.
     """
     record = read_run(run_dir)
     kind, what = check_interpolation(run_dir, record, steps, rows, labels, prompts)
@@ -249,6 +252,8 @@ def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=
     from gan_tf.experiments.runner import restore_gan
 
     gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
+    if raw:  # this process only samples: without its EMA copy, the GAN samples from the raw generator
+        gan.ema_generator = None
     conditions = list(labels or ()) or [gan.conditioning.encode([p])[0] for p in prompts or ()]
     if kind == "classes":
         images, columns = latent.class_interpolation_grid(gan, steps, seed=seed, spherical=not linear)
@@ -309,10 +314,10 @@ def main(argv=None):
     try:
         if args.interpolate:
             interpolate(args.run_dir, args.interpolate, args.out, args.rows, args.seed, args.linear, args.gif,
-                        args.label, args.prompt, args.checkpoint, args.gap, args.upscale)
+                        args.label, args.prompt, args.checkpoint, args.gap, args.upscale, args.raw)
         else:
             generate(args.run_dir, prompt, label, args.n, args.out, args.seed, args.checkpoint, args.gap,
-                     args.upscale)
+                     args.upscale, args.raw)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -264,16 +264,18 @@ class Evaluator:
             logging.info("%s metrics in %.1f s.", extractor.name, time.perf_counter() - started)
         return results
 
-    def evaluate_generator(self, gan, num_samples):
+    def evaluate_generator(self, gan, num_samples, use_ema=True):
         """Generates `num_samples` images with a fixed seed and scores them.
 
         The seed is the same at every call, so successive evaluations during
-        training score the same latent points.
+        training score the same latent points. `use_ema=False` scores a GAN's raw
+        generator instead of its EMA generator (where it has one).
         """
         if num_samples < MIN_SAMPLES:
             raise ValueError(f"num_samples must be >= {MIN_SAMPLES}; got {num_samples}.")
         started = time.perf_counter()
-        images = gan.generate(num_samples, seed=self.seed, batch_size=self.batch_size)
+        options = {} if use_ema else {"use_ema": False}
+        images = gan.generate(num_samples, seed=self.seed, batch_size=self.batch_size, **options)
         logging.info("Generated %d images in %.1f s.", num_samples, time.perf_counter() - started)
         return self.evaluate_images(images)
 

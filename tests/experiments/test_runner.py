@@ -363,3 +363,33 @@ def test_tensorboard_serves_grouped_scalars_images_layout_and_hparams(data_dir, 
                              "sliceSize": 10})
     assert groups["sessionGroups"][0]["hparams"]["d_lr"] == pytest.approx(3e-4)
     assert groups["sessionGroups"][0]["hparams"]["batch_size"] == 8
+
+
+def test_the_raw_generator_stays_reachable_from_generate_and_the_evaluator(data_dir, tmp_path):
+    from gan_tf import generate as generate_cli
+    from gan_tf.metrics.evaluation import Evaluator
+
+    out_dir = tmp_path / "ema_run"
+    run(_tiny(data_dir, out_dir, ema_kimg=0.01, epochs=1, steps_per_epoch=3))
+    gan, _ = restore_gan(str(out_dir))
+    ema = gan.generate(4, seed=3).numpy()
+    raw = gan.generate(4, seed=3, use_ema=False).numpy()
+    assert not np.allclose(ema, raw)  # after 3 steps the average lags the weights
+    drawn = generate_cli.generate(str(out_dir), n=4, out=str(tmp_path / "raw.png"), seed=3, raw=True)
+    np.testing.assert_allclose(drawn, raw, atol=1e-6)
+    drawn = generate_cli.generate(str(out_dir), n=4, out=str(tmp_path / "ema.png"), seed=3)
+    np.testing.assert_allclose(drawn, ema, atol=1e-6)
+
+    asked = []
+
+    class Recorder:  # stands in for a GAN: records what the evaluator asks of it
+        def generate(self, n, **options):
+            asked.append(options.get("use_ema", True))
+            raise StopIteration
+
+    evaluator = Evaluator.__new__(Evaluator)  # no reference data needed: generation is all it reaches
+    evaluator.seed, evaluator.batch_size = 0, 10
+    for use_ema in (True, False):
+        with pytest.raises(StopIteration):
+            evaluator.evaluate_generator(Recorder(), 1000, use_ema=use_ema)
+    assert asked == [True, False]
