@@ -9,7 +9,7 @@ images with the data set's classifier (and InceptionV3 when its weights are
 given or cached), scores held-out real images (the test split) the same way as
 the floor, prints a table and writes `<run_dir>/eval.json`.
 
-    python -m gan_tf.evaluate --run_dir runs/mnist --nearest [--nearest_samples 1000]
+    python -m gan_tf.evaluate --run_dir runs/mnist --nearest --nearest_samples 1000
 
 `--nearest` asks instead whether the generator copies its training set and draws
 every class: for `--nearest_samples` generated images it finds the nearest training
@@ -164,7 +164,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "dataset": dataset,
         "data_source": data_source,
         "num_samples": num_samples,
-        "generator": "ema" if gan.ema_generator is not None and not raw else "raw",
+        "generator": "ema" if getattr(gan, "ema_generator", None) is not None and not raw else "raw",
         "floor_num_test_images": floor_samples,
         "seed": seed,
         "metrics": metrics,
