@@ -185,7 +185,8 @@ class VAE(keras.Model):
 
     # --------------------------------------------------------------- the ELBO
     def _terms(self, images, epsilon, training):
-        """Per-example (reconstruction, kl) of images [B, H, W, C] with noise ε [B, latent_dim]."""
+        """Per-example (reconstruction, kl) [B] of images [B, H, W, C] with noise ε [B, latent_dim],
+        and the posterior means [B, latent_dim]."""
         mean, log_variance = self.encoder(images, training=training)
         z = mean + tf.exp(0.5 * log_variance) * epsilon  # reparameterisation: ∂z/∂μ, ∂z/∂logσ² exist
         logits = self.decoder(z, training=training)
@@ -194,7 +195,7 @@ class VAE(keras.Model):
             reconstruction = bernoulli_nll(targets, logits)
         else:
             reconstruction = gaussian_nll(targets, tf.sigmoid(tf.cast(logits, tf.float32)), self.gaussian_sigma)
-        return reconstruction, gaussian_kl(mean, log_variance)
+        return reconstruction, gaussian_kl(mean, log_variance), mean
 
     def _epsilon(self, batch_size, seed):
         return replica_slice(stateless_normal, batch_size, (self.latent_dim,), seed)
@@ -205,32 +206,31 @@ class VAE(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         epsilon = self._epsilon(batch_size, tf.cast(self.noise_seed.next(), tf.int64))
         with tf.GradientTape() as tape:
-            reconstruction, kl = self._terms(images, epsilon, training=True)
-            loss = tf.reduce_mean(reconstruction + self.beta * kl)
+            reconstruction, kl, _ = self._terms(images, epsilon, training=True)
+            loss = reconstruction + self.beta * kl  # [B]
             # A local mean divided by the replica count is the replica's share of the
             # global-batch mean; apply_gradients sums the shares across replicas.
-            scaled = self.optimizer.scale_loss(loss / replicas)
+            scaled = self.optimizer.scale_loss(tf.reduce_mean(loss) / replicas)
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        values = {"loss": loss, "reconstruction": tf.reduce_mean(reconstruction), "kl": tf.reduce_mean(kl)}
-        return self._update(values)
+        return self._update({"loss": loss, "reconstruction": reconstruction, "kl": kl})
 
     def test_step(self, data):
         images = _images_of(data)
         epsilon = self._epsilon(tf.shape(images)[0], tf.constant(_EVALUATION_SEED, tf.int64))
-        reconstruction, kl = self._terms(images, epsilon, training=False)
-        psnr, ssim = reconstruction_quality(images, self.reconstruct(images))
-        values = {
-            "loss": tf.reduce_mean(reconstruction + self.beta * kl),
-            "reconstruction": tf.reduce_mean(reconstruction),
-            "kl": tf.reduce_mean(kl),
-            "psnr": tf.reduce_mean(psnr),
-            "ssim": tf.reduce_mean(ssim),
-        }
-        return self._update(values)
+        reconstruction, kl, mean = self._terms(images, epsilon, training=False)
+        psnr, ssim = reconstruction_quality(images, self.decode(mean))  # posterior-mean reconstructions
+        return self._update(
+            {"loss": reconstruction + self.beta * kl, "reconstruction": reconstruction, "kl": kl,
+             "psnr": psnr, "ssim": ssim}
+        )
 
     def _update(self, values):
-        """Updates the trackers; returns their running means as logs.
+        """Updates the trackers with per-example values [B]; returns their running means as logs.
+
+        Per-example values, not batch means: each tracker is then the mean over every
+        image seen (across replicas too, as Keras sums metric states), whatever the
+        batch sizes, e.g. a smaller last batch of held-out images.
 
         Running means, not this step's values: train logs hold three of the five
         trackers, so Keras reports the last step's logs at the epoch's end (it uses

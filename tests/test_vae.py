@@ -95,13 +95,13 @@ def test_reparameterisation_gradient_reaches_mean_and_log_variance():
     epsilon = stateless_normal((8, LATENT), seed=tf.constant([5, 0], tf.int64))
     heads = [vae.encoder.get_layer(name).kernel for name in ("mean", "log_variance")]
     with tf.GradientTape() as tape:
-        reconstruction, _ = vae._terms(images, epsilon, training=True)
+        reconstruction, _, _ = vae._terms(images, epsilon, training=True)
         loss = tf.reduce_mean(reconstruction)
     for head, gradient in zip(heads, tape.gradient(loss, heads)):
         assert gradient is not None and np.abs(gradient.numpy()).max() > 0, head.path
     # ∂z/∂(log σ²) = ½ σ ε: with ε = 0 the log-variance head gets no reconstruction gradient.
     with tf.GradientTape() as tape:
-        reconstruction, _ = vae._terms(images, tf.zeros_like(epsilon), training=True)
+        reconstruction, _, _ = vae._terms(images, tf.zeros_like(epsilon), training=True)
         loss = tf.reduce_mean(reconstruction)
     assert np.abs(tape.gradient(loss, heads[1]).numpy()).max() == 0.0
 
@@ -208,11 +208,12 @@ def test_ssim_window_shrinks_for_small_images():
     np.testing.assert_allclose(ssim.numpy(), 1.0, atol=1e-6)
 
 
-def test_evaluate_reports_mean_psnr_of_reconstructions_and_leaves_the_noise_stream_alone():
+def test_evaluate_reports_per_image_mean_psnr_and_leaves_the_noise_stream_alone():
     vae = _tiny_vae()
-    images = _images(32)
+    images = _images(20)
+    held_out = tf.data.Dataset.from_tensor_slices(images).batch(16)  # a last batch of 4
     state = vae.noise_seed.state.numpy()
-    scores = vae.evaluate(_dataset(images), return_dict=True, verbose=0)
+    scores = vae.evaluate(held_out, return_dict=True, verbose=0)
     np.testing.assert_array_equal(vae.noise_seed.state.numpy(), state)
     assert set(scores) == {"loss", "reconstruction", "kl", "psnr", "ssim"}
     real = (images + 1) / 2
@@ -221,7 +222,7 @@ def test_evaluate_reports_mean_psnr_of_reconstructions_and_leaves_the_noise_stre
     assert scores["psnr"] == pytest.approx(psnr.mean(), abs=1e-3)
     assert 0 < scores["kl"] and scores["loss"] == pytest.approx(scores["reconstruction"] + scores["kl"], rel=1e-5)
     # Deterministic: the held-out ε comes from a fixed seed.
-    assert vae.evaluate(_dataset(images), return_dict=True, verbose=0) == scores
+    assert vae.evaluate(held_out, return_dict=True, verbose=0) == scores
 
 
 # ------------------------------------------------------------------ distribution and resume
@@ -290,15 +291,18 @@ def test_restoring_all_variables_continues_training_bit_identically():
 
 
 # ------------------------------------------------------------------ construction and saving
+def _kernels(model, kind):
+    return [tuple(layer.kernel.shape) for layer in model.layers if isinstance(layer, kind)]
+
+
 def test_networks_mirror_the_dcgan_sizes():
     encoder = vae_encoder((28, 28, 1), 32, width=64)
     discriminator = networks.dcgan_discriminator((28, 28, 1), width=64)
-    kernels = lambda model, kind: [tuple(layer.kernel.shape) for layer in model.layers if isinstance(layer, kind)]  # noqa: E731
-    assert kernels(encoder, keras.layers.Conv2D) == kernels(discriminator, keras.layers.Conv2D)
+    assert _kernels(encoder, keras.layers.Conv2D) == _kernels(discriminator, keras.layers.Conv2D)
     decoder = vae_decoder(32, (28, 28, 1), width=64)
     generator = networks.dcgan_generator(32, (28, 28, 1), width=64)
-    assert kernels(decoder, keras.layers.Conv2DTranspose) == kernels(generator, keras.layers.Conv2DTranspose)
-    assert kernels(decoder, keras.layers.Dense) == kernels(generator, keras.layers.Dense)
+    assert _kernels(decoder, keras.layers.Conv2DTranspose) == _kernels(generator, keras.layers.Conv2DTranspose)
+    assert _kernels(decoder, keras.layers.Dense) == _kernels(generator, keras.layers.Dense)
     assert encoder.output_shape == [(None, 32), (None, 32)]
     assert decoder.output_shape == (None, 28, 28, 1)
 
