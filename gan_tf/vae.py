@@ -244,6 +244,19 @@ class VAE(keras.Model):
             logs = {key: tf.reshape(value, [1]) for key, value in logs.items()}
         return logs
 
+    def checkpoint_groups(self):
+        """Named, ordered lists of every variable training changes, for an exact resume:
+        both networks (BatchNorm statistics included), the noise seed state (which Keras's
+        own savers leave out) and the optimizer (slots and iteration count). The epoch
+        trackers are left out: Keras resets them at every epoch start.
+        """
+        return {
+            "encoder": self.encoder.variables,
+            "decoder": self.decoder.variables,
+            "noise_seed": [self.noise_seed.state],
+            "optimizer": self.optimizer.variables,
+        }
+
     # --------------------------------------------------------------- inference
     def encode(self, images):
         """(mean, log_variance), each [B, latent_dim] float32, of images in [-1, 1]."""
