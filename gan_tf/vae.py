@@ -108,14 +108,17 @@ class VAE(keras.Model):
         "bernoulli" (default): independent Bernoulli pixels, the loss is the binary
           cross-entropy summed over pixels. Kingma & Welling's choice for MNIST and that
           of TensorFlow's and Keras's VAE examples, which makes numbers comparable; its
-          gradient does not vanish for saturated pixels, which suits the mostly black
-          and white MNIST and Fashion-MNIST. For grey levels it is not a normalised
+          gradient in the logits, sigmoid(l) − x, does not vanish for saturated pixels (a
+          squared error on sigmoid outputs does), which suits the mostly black and white
+          MNIST and Fashion-MNIST. For grey levels it is not a normalised
           density (the continuous Bernoulli of Loaiza-Ganem & Cunningham 2019 is), so
           its loss is not a log-likelihood of continuous images.
         "gaussian": N(x; sigmoid(logits), σ² I) with a fixed σ = `gaussian_sigma`: a proper
           density for grey-level and colour images (CelebA). σ trades reconstruction
           against KL like β does (squared error / 2σ²).
-      gaussian_sigma: σ of the Gaussian likelihood, in [0, 1] pixel units.
+      gaussian_sigma: σ of the Gaussian likelihood, in [0, 1] pixel units. The default
+        0.1 weights each pixel's squared error by 50; with σ = 1 the KL term would
+        dominate and the posterior collapse to the prior (blurry mean images).
       seed: integer seed of the noise stream (None: a random one).
 
     Logs: `loss`, `reconstruction` (−log p(x|z)) and `kl` in nats per image, running
@@ -153,7 +156,6 @@ class VAE(keras.Model):
         self.reconstruction = reconstruction
         self.gaussian_sigma = float(gaussian_sigma)
         self.seed = seed
-        self.image_shape = tuple(encoder.input_shape[1:])
         self.noise_seed = keras.random.SeedGenerator(seed, name="noise_seed")
         self.trackers = {key: keras.metrics.Mean(name=key) for key in _TEST_KEYS}
         # Both networks are built functional models. Without this, fit() under any
