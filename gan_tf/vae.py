@@ -126,6 +126,10 @@ class VAE(keras.Model):
     reconstructions decode(μ(x)) of held-out images.
     """
 
+    # Unconditional: the tools shared with GAN runs (`gan_tf.generate`, `gan_tf.latent`,
+    # evaluation) read `conditioning` to decide between class, text and plain sampling.
+    conditioning = None
+
     def __init__(
         self,
         encoder,
