@@ -99,3 +99,24 @@ def dropout(inputs, seed, rate):
     scale = tf.cast(1.0 / (1.0 - rate), inputs.dtype)
     # A scalar zero: tf.where broadcasts it, no zero tensor is filled.
     return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
+
+
+def replica_slice(sample, batch_size, shape, seed):
+    """This replica's rows of one draw `sample((global batch, *shape), seed)`.
+
+    Every replica draws the whole global batch's values from the same [2] int64 `seed`
+    and keeps its own rows, so replicas get distinct values and N replicas see exactly
+    the values one device would: training does not depend on the replica count.
+    (`GAN._replica_slice` draws its noise this way; the VAE uses this function.)
+
+    Args:
+      sample: `stateless_normal` or `stateless_uniform` (any `f(shape, seed)`).
+      batch_size: this replica's (local) batch size, a scalar tensor or int.
+      shape: the shape of one example's values.
+      seed: [2] int64 seed, the same on every replica (e.g. a `SeedGenerator`'s next).
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    replica_id = 0 if context is None else context.replica_id_in_sync_group
+    values = sample((batch_size * replicas, *shape), seed=seed)
+    return values[replica_id * batch_size : (replica_id + 1) * batch_size]
