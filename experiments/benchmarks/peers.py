@@ -116,25 +116,25 @@ def fixed_batches(image_shape, batch_size):
     return [rng.uniform(-1, 1, (batch_size, *image_shape)).astype(np.float32) for _ in range(4)]
 
 
-def cli_config(batch_size):
-    """The CLI's default config (its default recipe where recipes exist), at the benchmark's width and batch."""
+def cli_config(**changes):
+    """The MNIST CLI's default config (its default recipe where recipes exist), with `changes` on top."""
     try:
         from gan_tf.experiments import recipes
     except ImportError:
         from gan_tf.experiments.config import ExperimentConfig
 
-        return ExperimentConfig(width=WIDTH, batch_size=batch_size).validate()
-    return recipes.resolve("mnist", width=WIDTH, batch_size=batch_size)
+        return ExperimentConfig(**changes).validate()
+    return recipes.resolve("mnist", **changes)
 
 
 class CliDefaultLoop:
     """gan_tf's `GAN.fit` as the experiment CLI (gan_tf.experiments.runner) builds and runs it."""
 
-    def __init__(self, image_shape, batch_size):
+    def __init__(self, image_shape, batch_size, width=WIDTH):
         from gan_tf import callbacks, distribute
         from gan_tf.experiments import runner
 
-        config = cli_config(batch_size)
+        config = cli_config(batch_size=batch_size, **({"width": width} if width else {}))
         strategy = distribute.make_strategy(config.strategy)
         jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
         distribute.set_precision(config.mixed_precision)
@@ -146,7 +146,8 @@ class CliDefaultLoop:
         self.settings = {"recipe": getattr(config, "recipe", "(no recipes on this branch: the config's defaults)"),
                          "strategy": distribute.strategy_name(strategy), "jit_compile": jit_compile,
                          "mixed_precision": config.mixed_precision, "loss": config.loss,
-                         "d_lr": config.d_lr, "beta_1": config.beta_1, "d_steps": config.d_steps}
+                         "width": config.width, "d_lr": config.d_lr, "beta_1": config.beta_1,
+                         "d_steps": config.d_steps}
 
     def concrete_step(self, spec):
         import tensorflow as tf
@@ -377,8 +378,12 @@ def markdown(report):
         f"PyTorch {report['versions'].get('torch', 'not installed')}; threads {report['threads']}.",
         f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
         f"gan_tf's oneDNN: {report['gan_tf_onednn']['reason']} ({report['gan_tf_onednn']['rule']}).",
-        f"Command: `{report['command']}`; {report['rounds']} rounds; load average at start "
+        f"Command: `{report['command']}`; {report['rounds']} round(s); load average at start "
         f"{report['load_average_start']}, at end {report['load_average_end']}.",
+    ]
+    if max(report["load_average_start"][0], report["load_average_end"][0]) > 0.5 * machine["logical_cpus"]:
+        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    lines += [
         "",
         "| image, batch | loop | images/s | vs tutorial* | CPU-s/image | vs tutorial, CPU time* | GFLOP/step "
         "| GFLOP/s | % of peak | peak RSS | oneDNN |",
