@@ -293,16 +293,22 @@ def run_worker(loop, shape_name, steps, args, cli_choice, count_flops):
                        "--threads", str(args.threads)]
         command += ["--steps", str(steps), "--warmup", str(args.warmup), "--result", path]
         command += ["--count_flops"] if count_flops else []
-        process = subprocess.Popen(command, env=worker_environment(loop, cli_choice))
-        # wait4, not wait: the child's own peak RSS, whatever it imported.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            raise RuntimeError(f"{loop} at {shape_name} failed (exit {process.returncode}): {' '.join(command)}")
+        peak_rss = run_process(command, worker_environment(loop, cli_choice))
         with open(path) as f:
             result = json.load(f)
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
+    result["peak_rss_mib"] = peak_rss
     return result
+
+
+def run_process(command, env):
+    """Runs a command to its end; its peak resident memory in MiB. Raises if it fails."""
+    process = subprocess.Popen(command, env=env)
+    # wait4, not wait: the child's own peak RSS (ru_maxrss, KiB on Linux), whatever it imported.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"exit {process.returncode}: {' '.join(command)}")
+    return usage.ru_maxrss / 1024
 
 
 def summarise(shape_name, runs, peak_gflops):
