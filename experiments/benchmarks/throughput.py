@@ -190,19 +190,26 @@ class GanTfLoop:
         return tf.function(self.gan.train_step).get_concrete_function(spec)
 
     def run(self, dataset, steps):
-        import keras
+        return fit_step_times(self.gan, dataset, steps)
 
-        times = []
 
-        class Timer(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                self.start = (time.perf_counter(), time.process_time())
+def fit_step_times(model, dataset, steps, callbacks=()):
+    """[(wall, CPU) seconds] of each step of one `model.fit` over `steps` steps, timed by a callback
+    (from the start to the end of each batch; `fit`'s per-call set-up is not counted)."""
+    import keras
 
-            def on_train_batch_end(self, batch, logs=None):
-                times.append((time.perf_counter() - self.start[0], time.process_time() - self.start[1]))
+    times = []
 
-        self.gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Timer()])
-        return times
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = (time.perf_counter(), time.process_time())
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append((time.perf_counter() - self.start[0], time.process_time() - self.start[1]))
+
+    # The timer last: it then also counts the other callbacks' work at the end of each batch.
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[*callbacks, Timer()], shuffle=False)
+    return times
 
 
 class TutorialLoop:

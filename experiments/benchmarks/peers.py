@@ -1,0 +1,542 @@
+"""gan_tf's default training step against the loops a user would otherwise run, on identical networks.
+
+The networks are `gan_tf.networks.dcgan_generator` / `dcgan_discriminator` at width 64 (at 28x28x1
+exactly the layers of TensorFlow's DCGAN tutorial; at 64x64x3 the DCGAN paper's 4x4x1024 -> ... ->
+64x64x3 generator), batch 256 at 28x28x1 and 128 at 64x64x3, in four loops:
+
+- `gan_tf`: `GAN.fit` as the experiment CLI builds and runs it (`gan_tf.experiments.runner.build_gan`
+  on the CLI's default config with only width and batch size changed; its strategy, precision and
+  `jit_compile` resolved as the CLI resolves them; its per-step callbacks `NonFiniteGuard` and
+  `Throughput`; no progress bar). oneDNN as the CLI chooses it: `gan_tf.cpu.choose_onednn` where
+  that module exists, else `TF_ENABLE_ONEDNN_OPTS=1` on CPUs with AVX2 + FMA where TensorFlow leaves
+  oneDNN off (no AVX-512 VNNI/BF16, AVX-VNNI or AMX); a `TF_ENABLE_ONEDNN_OPTS` the user set wins.
+- `tutorial`: the `train_step` of TensorFlow's DCGAN tutorial (`throughput.TutorialLoop`: one
+  `tf.function`, two tapes, simultaneous updates) at TensorFlow's defaults: no `jit_compile`, oneDNN
+  as TensorFlow decides (`TF_ENABLE_ONEDNN_OPTS` removed from its environment).
+- `keras_io`: the `train_step` of keras-io's examples/generative/dcgan_overriding_train_step.py as
+  published (fake and real images concatenated through D with noisy labels, then a fresh fake batch
+  for G), Keras 3 `fit` with its own `jit_compile` default ("auto"), TensorFlow's oneDNN default,
+  its Adam(3e-4) and BCE on logits. As published it calls the networks without `training=True`, so
+  Keras runs BatchNormalization and Dropout in inference mode (harmless for the example's own
+  networks, which have neither).
+- `torch`: PyTorch on the CPU with the loop of pytorch/examples dcgan/main.py (D on real and on the
+  detached fake, then G reusing the fake batch), the same network shapes (`peers_torch.py`) and
+  `torch.set_num_threads` = TensorFlow's intra-op thread count (its default: the CPUs this process
+  may run on). Needs `pip install -e ".[bench]"` (torch==2.13.0); skipped when torch is missing.
+
+Every measurement is a fresh process (oneDNN and thread settings are per process): per round and
+image size, each loop in turn (the order rotated from round to round) builds its networks, takes
+`--warmup` untimed steps (tracing), then times `--steps` steps on the same four prepared batches
+(uniform noise in [-1, 1]; the input pipeline is not timed). Reported per loop: medians over rounds
+of images/s, CPU-seconds per image (user + system time of the process's threads during the timed
+steps), GFLOP/s (FLOPs per step counted on the step itself: `throughput.count_flops` on the traced
+TensorFlow graph, `torch.utils.flop_counter` for PyTorch; 2 per multiply-accumulate of
+convolutions and matrix products) against the estimated float32 peak (`machine.cpu_info`), peak
+RSS of the process (from `wait4`), and the ratio to `tutorial` paired within each round.
+
+Writes experiments/benchmarks/peers_<device>.json and .md (`machine.device_name`). On a shared
+machine the numbers say little: record them on an idle one.
+
+    python experiments/benchmarks/peers.py                                   # the record
+    python experiments/benchmarks/peers.py --rounds 1 --steps 1 --shapes 28x28x1 --out_dir /tmp/peers
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from throughput import LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio  # noqa: E402
+
+LOOPS = ("gan_tf", "tutorial", "keras_io", "torch")
+REFERENCE = "tutorial"
+DEFAULT_STEPS = {"28x28x1": 10, "64x64x3": 4}
+DEFAULT_ROUNDS = 5
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The issue's goals for gan_tf's default, as paired ratios: {peer: {shape: minimum}}.
+GOALS = {"tutorial": {"28x28x1": 1.4, "64x64x3": 1.3}, "keras_io": {"28x28x1": 1.0, "64x64x3": 1.0},
+         "torch": {"28x28x1": 1.0, "64x64x3": 1.0}}
+
+
+# ------------------------------------------------------------------ settings of each process
+def cli_onednn_choice(environ):
+    """(TF_ENABLE_ONEDNN_OPTS value to set or None, reason, where the rule came from) as the CLI decides."""
+    try:
+        from gan_tf.cpu import choose_onednn
+    except ImportError:
+        choose_onednn = None
+    if choose_onednn is not None:
+        value, reason = choose_onednn(environ)
+        return value, reason, "gan_tf.cpu.choose_onednn"
+    # Until gan_tf.cpu is merged: the same rule (TensorFlow's own in tensorflow/core/util/util.cc).
+    from gan_tf.distribute import cpu_flags
+
+    flags = cpu_flags()
+    if ONEDNN_VARIABLE in environ:
+        value, reason = None, f"{ONEDNN_VARIABLE}={environ[ONEDNN_VARIABLE]} was set by the user"
+    elif flags & {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}:
+        value, reason = None, "TensorFlow turns oneDNN on by itself on this CPU"
+    elif {"avx2", "fma"} <= flags:
+        value, reason = "1", "TensorFlow leaves oneDNN off on this CPU (AVX2 without VNNI/AMX); the CLI turns it on"
+    else:
+        value, reason = None, "CPU without AVX2 and FMA: TensorFlow's default"
+    return value, reason, "peers.py's stand-in for gan_tf.cpu.choose_onednn (not on this branch)"
+
+
+def worker_environment(loop, cli_choice):
+    """The environment of a loop's process: the CLI's oneDNN choice for gan_tf, TensorFlow's default else."""
+    env = dict(os.environ)
+    if loop == "gan_tf":
+        if cli_choice[0] is not None:
+            env[ONEDNN_VARIABLE] = cli_choice[0]
+    else:
+        env.pop(ONEDNN_VARIABLE, None)
+    return env
+
+
+def default_threads():
+    """TensorFlow's default intra-op thread count: the CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# ------------------------------------------------------------------ the TensorFlow loops (worker side)
+def fixed_batches(image_shape, batch_size):
+    """Four batches of uniform noise in [-1, 1] (numpy, NHWC), the same for every loop (peers_torch too)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return [rng.uniform(-1, 1, (batch_size, *image_shape)).astype(np.float32) for _ in range(4)]
+
+
+def cli_config(**changes):
+    """The MNIST CLI's default config (its default recipe where recipes exist), with `changes` on top."""
+    try:
+        from gan_tf.experiments import recipes
+    except ImportError:
+        from gan_tf.experiments.config import ExperimentConfig
+
+        return ExperimentConfig(**changes).validate()
+    return recipes.resolve("mnist", **changes)
+
+
+class CliDefaultLoop:
+    """gan_tf's `GAN.fit` as the experiment CLI (gan_tf.experiments.runner) builds and runs it."""
+
+    def __init__(self, image_shape, batch_size, width=WIDTH):
+        from gan_tf import callbacks, distribute
+        from gan_tf.experiments import runner
+
+        config = cli_config(batch_size=batch_size, **({"width": width} if width else {}))
+        strategy = distribute.make_strategy(config.strategy)
+        jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
+        distribute.set_precision(config.mixed_precision)
+        with strategy.scope():
+            self.gan = runner.build_gan(config, image_shape, strategy.num_replicas_in_sync, jit_compile)
+        self.generator, self.discriminator = self.gan.generator, self.gan.discriminator
+        # The CLI's callbacks that act on every step; the rest act at epoch ends only.
+        self.callbacks = [callbacks.NonFiniteGuard(), callbacks.Throughput(batch_size)]
+        self.settings = {"recipe": getattr(config, "recipe", "(no recipes on this branch: the config's defaults)"),
+                         "strategy": distribute.strategy_name(strategy), "jit_compile": jit_compile,
+                         "mixed_precision": config.mixed_precision, "loss": config.loss,
+                         "width": config.width, "d_lr": config.d_lr, "beta_1": config.beta_1,
+                         "d_steps": config.d_steps}
+
+    def concrete_step(self, spec):
+        import tensorflow as tf
+
+        return tf.function(self.gan.train_step).get_concrete_function(spec)
+
+    def run(self, dataset, steps):
+        from throughput import fit_step_times
+
+        return fit_step_times(self.gan, dataset, steps, self.callbacks)
+
+
+class KerasIoLoop:
+    """keras-io's `GAN.train_step` (examples/generative/dcgan_overriding_train_step.py, fchollet) as
+    published, on the benchmark's networks, run by Keras 3 `fit`."""
+
+    def __init__(self, image_shape, batch_size):
+        import keras
+        import tensorflow as tf
+
+        from throughput import build_networks
+
+        class GAN(keras.Model):
+            def __init__(self, discriminator, generator, latent_dim):
+                super().__init__()
+                self.discriminator = discriminator
+                self.generator = generator
+                self.latent_dim = latent_dim
+
+            def compile(self, d_optimizer, g_optimizer, loss_fn):
+                super().compile()
+                self.d_optimizer = d_optimizer
+                self.g_optimizer = g_optimizer
+                self.loss_fn = loss_fn
+
+            def train_step(self, real_images):
+                # Sample random points in the latent space
+                batch_size = tf.shape(real_images)[0]
+                random_latent_vectors = tf.random.normal(shape=(batch_size, self.latent_dim))
+                # Decode them to fake images
+                generated_images = self.generator(random_latent_vectors)
+                # Combine them with real images
+                combined_images = tf.concat([generated_images, real_images], axis=0)
+                # Assemble labels discriminating real from fake images
+                labels = tf.concat([tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))], axis=0)
+                # Add random noise to the labels - important trick!
+                labels += 0.05 * tf.random.uniform(tf.shape(labels))
+                # Train the discriminator
+                with tf.GradientTape() as tape:
+                    predictions = self.discriminator(combined_images)
+                    d_loss = self.loss_fn(labels, predictions)
+                grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+                self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+                # Sample random points in the latent space
+                random_latent_vectors = tf.random.normal(shape=(batch_size, self.latent_dim))
+                # Assemble labels that say "all real images"
+                misleading_labels = tf.zeros((batch_size, 1))
+                # Train the generator (note that we should *not* update the weights
+                # of the discriminator)!
+                with tf.GradientTape() as tape:
+                    predictions = self.discriminator(self.generator(random_latent_vectors))
+                    g_loss = self.loss_fn(misleading_labels, predictions)
+                grads = tape.gradient(g_loss, self.generator.trainable_weights)
+                self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+                return {"d_loss": d_loss, "g_loss": g_loss}
+
+        self.generator, self.discriminator = build_networks(image_shape)
+        self.gan = GAN(discriminator=self.discriminator, generator=self.generator, latent_dim=LATENT_DIM)
+        self.gan.compile(
+            d_optimizer=keras.optimizers.Adam(learning_rate=0.0003),
+            g_optimizer=keras.optimizers.Adam(learning_rate=0.0003),
+            loss_fn=keras.losses.BinaryCrossentropy(from_logits=True),
+        )
+        self.settings = {"jit_compile": "auto (Keras's default)"}
+
+    def concrete_step(self, spec):
+        import tensorflow as tf
+
+        return tf.function(self.gan.train_step).get_concrete_function(spec)
+
+    def run(self, dataset, steps):
+        from throughput import fit_step_times
+
+        return fit_step_times(self.gan, dataset, steps)
+
+
+def make_tf_loop(loop, image_shape, batch_size):
+    if loop == "gan_tf":
+        return CliDefaultLoop(image_shape, batch_size)
+    if loop == "keras_io":
+        return KerasIoLoop(image_shape, batch_size)
+    from throughput import TutorialLoop
+
+    runner = TutorialLoop(image_shape, batch_size, jit_compile=None)  # tf.function's default
+    runner.settings = {"jit_compile": "None (tf.function's default)"}
+    return runner
+
+
+def tf_worker(args):
+    """One TensorFlow loop in this fresh process: build, warm up, time; returns a JSON-ready dict."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
+
+    from throughput import count_flops
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    image_shape, batch_size = SHAPES[args.shape]
+    runner = make_tf_loop(args.worker, image_shape, batch_size)
+    feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
+    start = time.perf_counter()
+    runner.run(feed, args.warmup)
+    result = {"warmup_seconds": time.perf_counter() - start}
+    times = runner.run(feed, args.steps)
+    result.update(
+        step_seconds=[wall for wall, _ in times], step_cpu_seconds=[cpu for _, cpu in times],
+        onednn=bool(_pywrap_util_port.IsMklEnabled()), settings=runner.settings,
+        threads=tf.config.threading.get_intra_op_parallelism_threads() or default_threads(),
+        versions={"tensorflow": tf.__version__, "keras": keras.__version__},
+        trainable_parameters={name: int(sum(v.numpy().size for v in net.trainable_variables))
+                              for name, net in (("generator", runner.generator),
+                                                ("discriminator", runner.discriminator))},
+    )
+    if args.count_flops:  # after the timed steps: tracing again must not disturb them
+        spec = tf.TensorSpec([batch_size, *image_shape], tf.float32)
+        result["flops_per_step"] = sum(count_flops(runner.concrete_step(spec)).values())
+    return result
+
+
+# ------------------------------------------------------------------ one process per measurement
+def run_worker(loop, shape_name, steps, args, cli_choice, count_flops):
+    """Runs one loop in a fresh process; its result plus the process's peak RSS (MiB)."""
+    image_shape, batch_size = SHAPES[shape_name]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "result.json")
+        if loop == "torch":
+            command = [sys.executable, os.path.join(HERE, "peers_torch.py"), "--shape", shape_name,
+                       "--batch_size", str(batch_size), "--latent_dim", str(LATENT_DIM), "--width", str(WIDTH),
+                       "--threads", str(args.threads or default_threads())]
+        else:
+            command = [sys.executable, os.path.abspath(__file__), "--worker", loop, "--shape", shape_name,
+                       "--threads", str(args.threads)]
+        command += ["--steps", str(steps), "--warmup", str(args.warmup), "--result", path]
+        command += ["--count_flops"] if count_flops else []
+        peak_rss = run_process(command, worker_environment(loop, cli_choice))
+        with open(path) as f:
+            result = json.load(f)
+    result["peak_rss_mib"] = peak_rss
+    return result
+
+
+def run_process(command, env):
+    """Runs a command to its end; its peak resident memory in MiB. Raises if it fails."""
+    process = subprocess.Popen(command, env=env)
+    # wait4, not wait: the child's own peak RSS (ru_maxrss, KiB on Linux), whatever it imported.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"exit {process.returncode}: {' '.join(command)}")
+    return usage.ru_maxrss / 1024
+
+
+def summarise(shape_name, runs, peak_gflops):
+    """Per loop: medians over rounds and ratios to the reference paired within each round."""
+    _, batch_size = SHAPES[shape_name]
+    loops = {}
+    for loop, results in runs.items():
+        flops = next((r["flops_per_step"] for r in results if "flops_per_step" in r), None)
+        images = [len(r["step_seconds"]) * batch_size for r in results]
+        entry = {
+            "images_per_second_per_repeat": [n / sum(r["step_seconds"]) for n, r in zip(images, results)],
+            "images_per_cpu_second_per_repeat": [n / sum(r["step_cpu_seconds"]) for n, r in zip(images, results)],
+            "peak_rss_mib_per_repeat": [r["peak_rss_mib"] for r in results],
+            "flops_per_step": flops,
+            "onednn": [r["onednn"] for r in results],
+            "threads": results[0]["threads"],
+            "settings": results[0].get("settings", {}),
+            "versions": results[0]["versions"],
+            "trainable_parameters": results[0]["trainable_parameters"],
+            "warmup_seconds": [r["warmup_seconds"] for r in results],
+            "step_seconds": [r["step_seconds"] for r in results],
+            "step_cpu_seconds": [r["step_cpu_seconds"] for r in results],
+        }
+        entry["images_per_second"] = statistics.median(entry["images_per_second_per_repeat"])
+        entry["cpu_seconds_per_image"] = statistics.median(1 / x for x in entry["images_per_cpu_second_per_repeat"])
+        entry["peak_rss_mib"] = max(entry["peak_rss_mib_per_repeat"])
+        entry["gflops_per_second"] = flops * entry["images_per_second"] / batch_size / 1e9 if flops else None
+        entry["percent_of_peak"] = (100 * entry["gflops_per_second"] / peak_gflops
+                                    if entry["gflops_per_second"] and peak_gflops else None)
+        loops[loop] = entry
+    reference = loops.get(REFERENCE)
+    if reference:
+        for entry in loops.values():
+            entry["vs_tutorial"] = paired_ratio(entry, reference)
+            entry["vs_tutorial_quartiles"] = paired_quartiles(entry, reference)
+            entry["cpu_vs_tutorial"] = paired_ratio(entry, reference, "images_per_cpu_second_per_repeat")
+    return {"shape": shape_name, "batch_size": batch_size, "loops": loops,
+            "same_networks": same_networks(loops), "goals": goals(shape_name, loops)}
+
+
+def goals(shape_name, loops):
+    """The issue's goals for gan_tf's default: paired images/s ratios to each peer, and GFLOP/s."""
+    out = []
+    if "gan_tf" not in loops:
+        return out
+    for peer, minimum in GOALS.items():
+        if peer in loops and shape_name in minimum:
+            value = paired_ratio(loops["gan_tf"], loops[peer])
+            out.append({"what": f"gan_tf / {peer} images/s (paired)", "peer": peer, "value": value,
+                        "minimum": minimum[shape_name], "met": value >= minimum[shape_name]})
+    rates = {loop: e["gflops_per_second"] for loop, e in loops.items() if e["gflops_per_second"]}
+    if "gan_tf" in rates:
+        best = max(rates, key=rates.get)
+        value = rates["gan_tf"] / rates[best]
+        out.append({"what": f"gan_tf GFLOP/s / best ({best})", "peer": best, "value": value, "minimum": 0.9,
+                    "met": value >= 0.9})
+    return out
+
+
+def same_networks(loops):
+    """True if every loop's networks have the same trainable parameter counts, else the counts."""
+    counts = {loop: entry["trainable_parameters"] for loop, entry in loops.items()}
+    return True if len({json.dumps(c, sort_keys=True) for c in counts.values()}) <= 1 else counts
+
+
+# ------------------------------------------------------------------ report
+def markdown(report):
+    machine = report["machine"]
+    peak = machine["peak_gflops"]
+    lines = [
+        f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}); "
+        f"TensorFlow {report['versions'].get('tensorflow')}, Keras {report['versions'].get('keras')}, "
+        f"PyTorch {report['versions'].get('torch', 'not installed')}; threads {report['threads']}.",
+        f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
+        f"gan_tf's oneDNN: {report['gan_tf_onednn']['reason']} ({report['gan_tf_onednn']['rule']}).",
+        f"Command: `{report['command']}`; {report['rounds']} round(s); load average at start "
+        f"{report['load_average_start']}, at end {report['load_average_end']}.",
+    ]
+    if max(report["load_average_start"][0], report["load_average_end"][0]) > 0.5 * machine["logical_cpus"]:
+        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    lines += [
+        "",
+        "| image, batch | loop | images/s | vs tutorial* | CPU-s/image | vs tutorial, CPU time* | GFLOP/step "
+        "| GFLOP/s | % of peak | peak RSS | oneDNN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def ratio(entry, key):
+        if key not in entry:
+            return "-"
+        quartiles = entry.get(key + "_quartiles")
+        return f"{entry[key]:.2f}x" + (f" ({quartiles[0]:.2f}-{quartiles[1]:.2f})" if quartiles else "")
+
+    def number(value, digits, suffix=""):
+        return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+    for shape in report["shapes"]:
+        for loop in LOOPS:
+            if loop not in shape["loops"]:
+                continue
+            e = shape["loops"][loop]
+            onednn = "on" if all(e["onednn"]) else "off" if not any(e["onednn"]) else "mixed"
+            flops = e["flops_per_step"] / 1e9 if e["flops_per_step"] else None
+            lines.append(
+                f"| {shape['shape']}, {shape['batch_size']} | {loop} | {e['images_per_second']:.0f} | "
+                f"{ratio(e, 'vs_tutorial')} | {1000 * e['cpu_seconds_per_image']:.2f} ms | "
+                f"{number(e.get('cpu_vs_tutorial'), 2, 'x')} | {number(flops, 1)} | "
+                f"{number(e['gflops_per_second'], 1)} | {number(e['percent_of_peak'], 0, '%')} | "
+                f"{e['peak_rss_mib']:.0f} MiB | {onednn} |"
+            )
+    for skipped in report["skipped"]:
+        lines.append(f"| all | {skipped['loop']} | skipped: {skipped['reason']} | | | | | | | | |")
+    lines += ["", "*median over rounds of the ratio to `tutorial` in the same round (25th-75th percentiles "
+              "in brackets from 4 rounds on); CPU time: the same for images per CPU-second of each process.",
+              "", "Goals for gan_tf's default (paired images/s ratios):", ""]
+    for shape in report["shapes"]:
+        for goal in shape["goals"]:
+            lines.append(f"- {shape['shape']}: {goal['what']} = {goal['value']:.2f} "
+                         f"(goal >= {goal['minimum']}: {'met' if goal['met'] else 'NOT met'})")
+        if shape["same_networks"] is not True:
+            lines.append(f"- {shape['shape']}: WARNING, trainable parameter counts differ: {shape['same_networks']}")
+    return "\n".join(lines) + "\n"
+
+
+def write(report, out_dir):
+    text = markdown(report)
+    print(text)
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, f"peers_{report['device']}")
+    with open(base + ".json", "w") as f:
+        json.dump(report, f, indent=1)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    print(f"wrote {base}.json and {base}.md", file=sys.stderr)
+    return base
+
+
+# ------------------------------------------------------------------ main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated, from: " + ", ".join(SHAPES))
+    parser.add_argument("--loops", default=",".join(LOOPS), help="comma-separated, from: " + ", ".join(LOOPS))
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="rounds of one process per loop and size")
+    parser.add_argument("--steps", default="", help="timed steps per process: N, or e.g. 28x28x1=10,64x64x3=4 "
+                        "(defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULT_STEPS.items()) + ")")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per process before timing")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra-op threads = torch.set_num_threads (0: TensorFlow's default, "
+                             "the CPUs this process may run on)")
+    parser.add_argument("--out_dir", default=HERE)
+    parser.add_argument("--from_json", default="", help="only re-render the table of a recorded JSON file")
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: one TF loop
+    parser.add_argument("--shape", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--count_flops", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.shape_list = [s for s in args.shapes.split(",") if s]
+    for s in args.shape_list:
+        if s not in SHAPES:
+            parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
+    args.loop_list = [x for x in args.loops.split(",") if x]
+    for x in args.loop_list:
+        if x not in LOOPS:
+            parser.error(f"--loops: {x!r} is not one of {', '.join(LOOPS)}")
+    if REFERENCE not in args.loop_list:
+        parser.error(f"--loops must include {REFERENCE}: every ratio is to it")
+    if args.rounds < 1 or args.warmup < 1 or args.threads < 0:
+        parser.error("--rounds and --warmup: expected integers >= 1; --threads: >= 0")
+    args.steps_text, args.steps = args.steps, _per_shape(parser, "--steps", args.steps)
+    if args.worker:
+        args.steps = int(args.steps_text)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        with open(args.result, "w") as f:
+            json.dump(tf_worker(args), f)
+        return None
+    if args.from_json:
+        with open(args.from_json) as f:
+            report = json.load(f)
+        return write(report, os.path.dirname(os.path.abspath(args.from_json)))
+
+    import keras
+    import tensorflow as tf
+
+    from machine import cpu_info, device_name
+
+    started = time.time()
+    machine = cpu_info()
+    cli_choice = cli_onednn_choice(os.environ)
+    loops = list(args.loop_list)
+    skipped = []
+    if "torch" in loops and importlib.util.find_spec("torch") is None:
+        loops.remove("torch")
+        skipped.append({"loop": "torch", "reason": 'torch is not installed (pip install -e ".[bench]")'})
+    report = {
+        "command": " ".join(["python experiments/benchmarks/peers.py", *(sys.argv[1:] if argv is None else argv)]),
+        "device": device_name(), "machine": machine, "rounds": args.rounds, "warmup_steps": args.warmup,
+        "threads": args.threads or default_threads(),
+        "gan_tf_onednn": {ONEDNN_VARIABLE: cli_choice[0], "reason": cli_choice[1], "rule": cli_choice[2]},
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
+        "skipped": skipped, "shapes": [],
+    }
+    runs = {shape: {loop: [] for loop in loops} for shape in args.shape_list}
+    for round_index in range(args.rounds):
+        for shape_name in args.shape_list:
+            steps = args.steps.get(shape_name, DEFAULT_STEPS[shape_name])
+            # Rotated each round, so that no loop always runs first (or right after another).
+            order = loops[round_index % len(loops):] + loops[:round_index % len(loops)]
+            for loop in order:
+                result = run_worker(loop, shape_name, steps, args, cli_choice, count_flops=round_index == 0)
+                runs[shape_name][loop].append(result)
+                print(f"  round {round_index + 1}/{args.rounds} {shape_name} {loop:8s} "
+                      f"{1000 * statistics.mean(result['step_seconds']):.0f} ms/step "
+                      f"({1000 * statistics.mean(result['step_cpu_seconds']):.0f} ms CPU), "
+                      f"peak RSS {result['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+    for shape_name in args.shape_list:
+        report["shapes"].append(summarise(shape_name, runs[shape_name], machine["peak_gflops"]))
+    if "torch" in loops:
+        report["versions"]["torch"] = runs[args.shape_list[0]]["torch"][0]["versions"]["torch"]
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["wall_seconds"] = time.time() - started
+    return write(report, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

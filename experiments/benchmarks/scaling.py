@@ -1,0 +1,210 @@
+"""Cost as work grows: images/s and peak memory of gan_tf's default step by image size and batch size.
+
+For each image shape (default 28x28x1, 32x32x3, 64x64x3, 128x128x3) and batch size (default 16 to
+512), one fresh process runs the experiment CLI's default step (`peers.CliDefaultLoop`: the CLI's
+default config and width, with only the batch size changed; its oneDNN choice, strategy, precision
+and `jit_compile`) on prepared batches (`peers.fixed_batches`; the input pipeline is not timed),
+takes `--warmup` untimed steps and times `--steps`; its peak RSS comes from `wait4`. With several
+`--rounds` the table gives medians. From the 64x64x3 rows it estimates the duration of one CelebA
+epoch (202,599 images) at the default batch size (64) and at the fastest batch size measured.
+
+Writes experiments/benchmarks/scaling_<device>.json, .md and .png (images/s and peak RSS against
+batch size, one line per image size).
+
+    python experiments/benchmarks/scaling.py
+    python experiments/benchmarks/scaling.py --shapes 28x28x1 --batches 16,32 --steps 1 --out_dir /tmp/s
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from peers import CliDefaultLoop, cli_onednn_choice, fixed_batches, run_process, worker_environment  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SHAPES = "28x28x1,32x32x3,64x64x3,128x128x3"
+DEFAULT_BATCHES = "16,32,64,128,256,512"
+CELEBA_IMAGES = 202_599  # the aligned CelebA training set used by gan_tf.experiments.celeba
+DEFAULT_BATCH = 64  # the CLI's default batch size
+
+
+def parse_shape(text):
+    try:
+        height, width, channels = (int(d) for d in text.split("x"))
+    except ValueError:
+        raise ValueError(f"{text!r}: expected HxWxC, e.g. 64x64x3") from None
+    if height != width or height < 8 or channels not in (1, 3):
+        raise ValueError(f"{text!r}: expected a square image of side >= 8 with 1 or 3 channels")
+    return height, width, channels
+
+
+def worker(args):
+    import tensorflow as tf
+
+    from throughput import fit_step_times
+
+    image_shape = parse_shape(args.shape)
+    loop = CliDefaultLoop(image_shape, args.batch_size, width=None)
+    feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, args.batch_size)).repeat()
+    fit_step_times(loop.gan, feed, args.warmup)
+    times = fit_step_times(loop.gan, feed, args.steps)
+    return {"step_seconds": [wall for wall, _ in times], "step_cpu_seconds": [cpu for _, cpu in times],
+            "settings": loop.settings}
+
+
+def measure(args, choice):
+    rows = []
+    for round_index in range(args.rounds):
+        for shape in args.shape_list:
+            for batch_size in args.batch_list:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = os.path.join(tmp, "result.json")
+                    command = [sys.executable, os.path.abspath(__file__), "--worker", "--shape", shape,
+                               "--batch_size", str(batch_size), "--steps", str(args.steps), "--warmup",
+                               str(args.warmup), "--result", path]
+                    peak_rss = run_process(command, worker_environment("gan_tf", choice))
+                    with open(path) as f:
+                        result = json.load(f)
+                result.update(shape=shape, batch_size=batch_size, round=round_index, peak_rss_mib=peak_rss,
+                              images_per_second=batch_size * len(result["step_seconds"]) / sum(result["step_seconds"]))
+                rows.append(result)
+                print(f"  round {round_index + 1}/{args.rounds} {shape} batch {batch_size}: "
+                      f"{result['images_per_second']:.0f} images/s, peak RSS {peak_rss:.0f} MiB",
+                      file=sys.stderr, flush=True)
+    return rows
+
+
+def summarise(rows):
+    """Median images/s and largest peak RSS per (shape, batch size)."""
+    table = {}
+    for row in rows:
+        table.setdefault((row["shape"], row["batch_size"]), []).append(row)
+    return [{"shape": shape, "batch_size": batch, "rounds": len(group),
+             "images_per_second": statistics.median(r["images_per_second"] for r in group),
+             "peak_rss_mib": max(r["peak_rss_mib"] for r in group)}
+            for (shape, batch), group in table.items()]
+
+
+def celeba_epoch(summary):
+    """Minutes of one CelebA epoch at 64x64x3: at the default batch size and at the fastest one measured."""
+    rows = [r for r in summary if r["shape"] == "64x64x3"]
+    if not rows:
+        return None
+    out = {"images": CELEBA_IMAGES}
+    default = [r for r in rows if r["batch_size"] == DEFAULT_BATCH]
+    if default:
+        out["default_batch"] = {"batch_size": DEFAULT_BATCH,
+                                "minutes": CELEBA_IMAGES / default[0]["images_per_second"] / 60}
+    best = max(rows, key=lambda r: r["images_per_second"])
+    out["fastest_batch"] = {"batch_size": best["batch_size"], "minutes": CELEBA_IMAGES / best["images_per_second"] / 60}
+    return out
+
+
+def plot(summary, path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    speed, memory = figure.subplots(1, 2)
+    for shape in dict.fromkeys(r["shape"] for r in summary):
+        rows = sorted((r for r in summary if r["shape"] == shape), key=lambda r: r["batch_size"])
+        batches = [r["batch_size"] for r in rows]
+        speed.plot(batches, [r["images_per_second"] for r in rows], marker="o", label=shape)
+        memory.plot(batches, [r["peak_rss_mib"] / 1024 for r in rows], marker="o", label=shape)
+    batches = sorted({r["batch_size"] for r in summary})
+    speed.set_yscale("log")
+    for axis, label in ((speed, "images/s"), (memory, "peak RSS (GiB)")):
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(batches, [str(b) for b in batches])
+        axis.set_xlabel("batch size")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def markdown(report):
+    lines = [f"Device: {report['device']} ({report['machine']['model']}); gan_tf's default step "
+             f"({json.dumps(report['settings'])}); oneDNN choice: {report['gan_tf_onednn']['reason']}.",
+             f"Command: `{report['command']}`; load average at start {report['load_average_start']}."]
+    if report["load_average_start"][0] > 0.5 * report["machine"]["logical_cpus"]:
+        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    lines += ["", "| image | batch | images/s | peak RSS |", "|---|---|---|---|"]
+    for r in report["summary"]:
+        lines.append(f"| {r['shape']} | {r['batch_size']} | {r['images_per_second']:.1f} | {r['peak_rss_mib']:.0f} MiB |")
+    epoch = report["celeba_epoch"]
+    if epoch:
+        lines.append("")
+        for key in ("default_batch", "fastest_batch"):
+            if key in epoch:
+                lines.append(f"- One CelebA epoch ({epoch['images']:,} images at 64x64x3), batch "
+                             f"{epoch[key]['batch_size']}: {epoch[key]['minutes']:.0f} min.")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated HxWxC")
+    parser.add_argument("--batches", default=DEFAULT_BATCHES, help="comma-separated batch sizes")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per process")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per process")
+    parser.add_argument("--out_dir", default=HERE)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shape", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--batch_size", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--result", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        args.shape_list = [s for s in args.shapes.split(",") if s and parse_shape(s)]
+    except ValueError as error:
+        parser.error(f"--shapes: {error}")
+    if not args.batches.replace(",", "").isdigit() or any(int(b) < 1 for b in args.batches.split(",") if b):
+        parser.error(f"--batches={args.batches!r}: expected comma-separated positive integers")
+    args.batch_list = [int(b) for b in args.batches.split(",") if b]
+    for flag in ("rounds", "steps", "warmup"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag}={getattr(args, flag)}: expected an integer >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if args.worker:
+        with open(args.result, "w") as f:
+            json.dump(worker(args), f)
+        return None
+    from machine import cpu_info, device_name
+
+    started = time.time()
+    choice = cli_onednn_choice(os.environ)
+    report = {"command": " ".join(["python experiments/benchmarks/scaling.py", *argv]), "device": device_name(),
+              "machine": cpu_info(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
+              "gan_tf_onednn": {"value": choice[0], "reason": choice[1], "rule": choice[2]}}
+    rows = measure(args, choice)
+    report.update(settings=rows[0]["settings"], rows=rows, summary=summarise(rows))
+    report["celeba_epoch"] = celeba_epoch(report["summary"])
+    report["wall_seconds"] = time.time() - started
+    text = markdown(report)
+    print(text)
+    os.makedirs(args.out_dir, exist_ok=True)
+    base = os.path.join(args.out_dir, f"scaling_{report['device']}")
+    with open(base + ".json", "w") as f:
+        json.dump(report, f, indent=1)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    plot(report["summary"], base + ".png")
+    print(f"wrote {base}.json, .md and .png", file=sys.stderr)
+    return base
+
+
+if __name__ == "__main__":
+    main()

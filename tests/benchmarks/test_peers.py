@@ -1,0 +1,89 @@
+"""Smoke test of experiments/benchmarks/peers.py: one tiny round, fields and ratios of its record.
+
+Timings are never checked (the machine is shared); the ratios are recomputed from the raw step
+times the record holds, and the networks of every loop must have the same parameter counts.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCHMARKS = os.path.join(ROOT, "experiments", "benchmarks")
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _load_peers():
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import peers
+    finally:
+        sys.path.remove(BENCHMARKS)
+    return peers
+
+
+def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch):
+    peers = _load_peers()
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert peers.worker_environment("gan_tf", ("1", "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    # The user's value stays when the CLI sets nothing.
+    assert peers.worker_environment("gan_tf", (None, "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    for loop in ("tutorial", "keras_io", "torch"):
+        assert "TF_ENABLE_ONEDNN_OPTS" not in peers.worker_environment(loop, ("1", "reason", "rule"))
+
+
+def test_bad_flags_are_refused_before_any_work():
+    peers = _load_peers()
+    for argv in (["--shapes", "32x32x3"], ["--loops", "gan_tf,jax"], ["--loops", "gan_tf,torch"], ["--rounds", "0"]):
+        with pytest.raises(SystemExit):
+            peers.parse_args(argv)
+
+
+@pytest.mark.slow
+def test_one_round_records_every_field_and_paired_ratios(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, os.path.join(BENCHMARKS, "peers.py"), "--rounds", "1", "--steps", "1",
+                    "--warmup", "1", "--shapes", "28x28x1", "--out_dir", str(tmp_path)],
+                   check=True, env=env, cwd=ROOT, timeout=900)
+    (json_path,) = tmp_path.glob("peers_*.json")
+    assert json_path.with_suffix(".md").exists()
+    report = json.loads(json_path.read_text())
+    assert report["device"] == json_path.stem[len("peers_"):]
+    expected = {"gan_tf", "tutorial", "keras_io"} | ({"torch"} if HAS_TORCH else set())
+    assert {s["loop"] for s in report["skipped"]} == ({"torch"} - expected)
+    (shape,) = report["shapes"]
+    assert shape["shape"] == "28x28x1" and shape["batch_size"] == 256
+    loops = shape["loops"]
+    assert set(loops) == expected
+    assert shape["same_networks"] is True  # the same trainable parameter counts in every loop
+    peak = report["machine"]["peak_gflops"]
+    for name, entry in loops.items():
+        (steps,) = entry["step_seconds"]
+        (cpu_steps,) = entry["step_cpu_seconds"]
+        assert len(steps) == 1 and steps[0] > 0 and cpu_steps[0] > 0
+        assert entry["images_per_second"] == pytest.approx(256 / steps[0])
+        assert entry["cpu_seconds_per_image"] == pytest.approx(cpu_steps[0] / 256)
+        assert entry["flops_per_step"] > 1e10, name  # > 10 GFLOP: the tutorial's networks at batch 256
+        assert entry["gflops_per_second"] == pytest.approx(entry["flops_per_step"] / steps[0] / 1e9)
+        if peak:
+            assert entry["percent_of_peak"] == pytest.approx(100 * entry["gflops_per_second"] / peak)
+        assert entry["peak_rss_mib"] > 100
+        # One round: the paired ratio is the quotient of that round's images/s.
+        reference = loops["tutorial"]["step_seconds"][0][0]
+        assert entry["vs_tutorial"] == pytest.approx(reference / steps[0])
+        assert entry["cpu_vs_tutorial"] == pytest.approx(loops["tutorial"]["step_cpu_seconds"][0][0] / cpu_steps[0])
+    assert loops["tutorial"]["vs_tutorial"] == 1.0
+    for goal in shape["goals"]:
+        if goal["what"].startswith("gan_tf / "):
+            peer_seconds = loops[goal["peer"]]["step_seconds"][0][0]
+            assert goal["value"] == pytest.approx(peer_seconds / loops["gan_tf"]["step_seconds"][0][0])
+    assert {g["peer"] for g in shape["goals"] if g["what"].startswith("gan_tf / ")} == expected - {"gan_tf"}
+    # The CLI's oneDNN choice reached the gan_tf process, and only it.
+    if report["gan_tf_onednn"]["TF_ENABLE_ONEDNN_OPTS"] == "1":
+        assert loops["gan_tf"]["onednn"] == [True]
+    text = json_path.with_suffix(".md").read_text()
+    for name in expected:
+        assert f"| 28x28x1, 256 | {name} |" in text

@@ -1,0 +1,56 @@
+"""Smoke test of experiments/benchmarks/profile_step.py: op kinds, and the fields of one tiny run."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCHMARKS = os.path.join(ROOT, "experiments", "benchmarks")
+
+
+def _load():
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import profile_step
+    finally:
+        sys.path.remove(BENCHMARKS)
+    return profile_step
+
+
+@pytest.mark.parametrize("op_type, name, kind", [
+    ("_MklNativeFusedConv2D", "StatefulPartitionedCall/discriminator_1/down0_1/convolution", "conv forward"),
+    # The forward pass of a Conv2DTranspose is a Conv2DBackpropInput outside the tape.
+    ("_MklNativeConv2DBackpropInput", "StatefulPartitionedCall/generator_1/up1_1/conv_transpose", "conv forward"),
+    ("_MklNativeConv2D", "StatefulPartitionedCall/gradient_tape/generator_1/up1_1/conv_transpose/Conv2D",
+     "conv backward"),
+    ("Conv2DBackpropFilter", "StatefulPartitionedCall/gradient_tape/discriminator_1/down0_1/Conv2DBackpropFilter",
+     "conv backward"),
+    ("Mul", "StatefulPartitionedCall/generator_1/up0_bn_1/moments/mul", "BatchNorm"),
+    ("Mul", "StatefulPartitionedCall/d_adam/Mul_3", "optimizer (Adam)"),
+    ("LeakyReluGrad", "StatefulPartitionedCall/gradient_tape/generator_1/up0_lrelu_1/LeakyReluGrad", "LeakyReLU"),
+    ("SelectV2", "StatefulPartitionedCall/discriminator_1/down0_dropout_1/SelectV2", "Dropout"),
+    ("_MklMatMul", "StatefulPartitionedCall/generator_1/project_1/MatMul", "dense forward"),
+    ("Tanh", "StatefulPartitionedCall/generator_1/tanh_1/Tanh", "other"),
+])
+def test_op_kind(op_type, name, kind):
+    assert _load().op_kind(op_type, name) == kind
+
+
+@pytest.mark.slow
+def test_one_tiny_profile_records_every_field(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, os.path.join(BENCHMARKS, "profile_step.py"), "--steps", "1", "--blocks", "1",
+                    "--pipeline_batches", "2", "--out_dir", str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=600)
+    (json_path,) = tmp_path.glob("profile_step_*.json")
+    assert json_path.with_suffix(".md").exists()
+    result = json.loads(json_path.read_text())["result"]
+    assert result["batch_size"] == 64 and result["steps"] == 1
+    kinds = {k["kind"]: k for k in result["kinds"]}
+    for kind in ("conv forward", "conv backward", "BatchNorm", "optimizer (Adam)"):
+        assert kinds[kind]["ms_per_step"] > 0, kind
+    assert sum(k["ms_per_step"] for k in result["kinds"]) == pytest.approx(result["op_self_ms_per_step"])
+    assert sum(k["share"] for k in result["kinds"]) == pytest.approx(1.0)
+    assert result["fit_overhead_ms_per_step"] == pytest.approx(result["fit_ms_per_step"] - result["bare_step_ms"])
+    assert result["pipeline"]["images_per_second"] > 0
