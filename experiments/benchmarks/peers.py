@@ -69,26 +69,10 @@ GOALS = {"tutorial": {"28x28x1": 1.4, "64x64x3": 1.3}, "keras_io": {"28x28x1": 1
 # ------------------------------------------------------------------ settings of each process
 def cli_onednn_choice(environ):
     """(TF_ENABLE_ONEDNN_OPTS value to set or None, reason, where the rule came from) as the CLI decides."""
-    try:
-        from gan_tf.cpu import choose_onednn
-    except ImportError:
-        choose_onednn = None
-    if choose_onednn is not None:
-        value, reason = choose_onednn(environ)
-        return value, reason, "gan_tf.cpu.choose_onednn"
-    # Until gan_tf.cpu is merged: the same rule (TensorFlow's own in tensorflow/core/util/util.cc).
-    from gan_tf.distribute import cpu_flags
+    from gan_tf.cpu import choose_onednn
 
-    flags = cpu_flags()
-    if ONEDNN_VARIABLE in environ:
-        value, reason = None, f"{ONEDNN_VARIABLE}={environ[ONEDNN_VARIABLE]} was set by the user"
-    elif flags & {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}:
-        value, reason = None, "TensorFlow turns oneDNN on by itself on this CPU"
-    elif {"avx2", "fma"} <= flags:
-        value, reason = "1", "TensorFlow leaves oneDNN off on this CPU (AVX2 without VNNI/AMX); the CLI turns it on"
-    else:
-        value, reason = None, "CPU without AVX2 and FMA: TensorFlow's default"
-    return value, reason, "peers.py's stand-in for gan_tf.cpu.choose_onednn (not on this branch)"
+    value, reason = choose_onednn(environ)
+    return value, reason, "gan_tf.cpu.choose_onednn"
 
 
 def worker_environment(loop, cli_choice):
