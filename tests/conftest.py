@@ -27,6 +27,7 @@ tf.config.set_logical_device_configuration(
 # --- Commands as documented: extracting them from text, parsing them with the real flags ---
 import argparse  # noqa: E402
 import functools  # noqa: E402
+import importlib  # noqa: E402
 import inspect  # noqa: E402
 import re  # noqa: E402
 import runpy  # noqa: E402
@@ -58,7 +59,11 @@ def shell_commands(text):
             for token in tokens:
                 if token in _SHELL_END:
                     break
-                argv.append(token)
+                # Usage notation: [--optional value], a|b alternatives, [--flags] for "any flags".
+                token = token.strip("[]")
+                if token in ("--flags", "--flag=value", "..."):
+                    continue
+                argv.append(token.split("|")[0])
             target = match.group(1)
             found.append((target[3:] if target.startswith("-m ") else target, argv))
     return found
@@ -81,6 +86,25 @@ def command_parser(target):
 
     fresh = absl_flags.FlagValues()
     captured = {}
+
+    def parse_absl(argv):
+        leftover = fresh([target] + list(argv))
+        if len(leftover) > 1:
+            raise absl_flags.Error(f"unexpected arguments {leftover[1:]}")
+        return fresh
+
+    if target in ("gan_tf.generate", "gan_tf.export"):  # parse on flags of their own, before any check
+        command = importlib.import_module(target)
+        if hasattr(command, "parse"):
+            return command.parse
+    if target.startswith("gan_tf.experiments.") and target.rsplit(".", 1)[1] not in ("flags_doc",):
+        from gan_tf.experiments import flags as experiment_flags
+        from gan_tf.experiments import recipes
+
+        module = recipes.experiment_module(target.rsplit(".", 1)[1])
+        if hasattr(module, "DEFAULTS"):  # an experiment: its flags come from the one declaration
+            experiment_flags.define_flags(module, flag_values=fresh)
+            return parse_absl
 
     def stop_parse(self, args=None, namespace=None):
         captured["parser"] = self
@@ -116,13 +140,6 @@ def command_parser(target):
             pass
     if "parser" in captured:
         return captured["parser"].parse_args
-
-    def parse_absl(argv):
-        leftover = fresh([target] + list(argv))
-        if len(leftover) > 1:
-            raise absl_flags.Error(f"unexpected arguments {leftover[1:]}")
-        return fresh
-
     return parse_absl
 
 

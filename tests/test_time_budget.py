@@ -133,7 +133,7 @@ def test_time_budget_is_not_part_of_the_recipe_and_must_be_finite():
     from gan_tf.experiments.config import RECIPE_FIELDS
 
     assert "time_budget" not in RECIPE_FIELDS
-    with pytest.raises(ValueError, match="--time_budget=-1.0: expected minutes"):
+    with pytest.raises(ValueError, match="--time_budget=-1.0: expected a finite number of minutes"):
         ExperimentConfig(time_budget=-1.0).validate()
     with pytest.raises(ValueError, match="--time_budget=inf"):
         ExperimentConfig(time_budget=float("inf")).validate()

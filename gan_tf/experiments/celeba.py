@@ -8,8 +8,6 @@ Its own defaults, under every recipe, are DCGAN's for CelebA (Radford et al., 20
 64-channel networks (`--recipe dcgan2016` adds the rest: Adam 2e-4 with beta_1 = 0.5, nothing newer). One epoch of the 162,770 training faces is 1,271 steps; on a 2-core CPU that is hours, so
 this experiment is meant for a GPU (try `--steps_per_epoch` for a quick look on a CPU).
 """
-import sys
-
 from gan_tf.experiments import flags
 
 NAME = "celeba"
@@ -22,7 +20,7 @@ RECIPE_DEFAULTS = {}
 
 
 def main():
-    flags.main(sys.modules[__name__])
+    flags.main(NAME)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ Offline, the data comes from Debian's `dataset-fashion-mnist` package (60,000 tr
 files. The defaults are MNIST's except for the number of epochs: 5 passes over 60,000 images are
 4,685 steps, about the 4,200 steps of MNIST's 60 epochs.
 """
-import sys
-
 from gan_tf.experiments import flags
 
 NAME = "fashion_mnist"
@@ -18,7 +16,7 @@ RECIPE_DEFAULTS = {}
 
 
 def main():
-    flags.main(sys.modules[__name__])
+    flags.main(NAME)
 
 
 if __name__ == "__main__":

@@ -159,11 +159,14 @@ def main(module, run=None, argv=None):
     """Entry point of an experiment: parse and check the flags, choose the CPU settings, then train.
 
     Args:
-      module: the experiment module (see the module docstring).
+      module: the experiment module (see the module docstring) or its name in `gan_tf.experiments`
+        (entry points pass their name: run as `python -m`, a module is `__main__`, not itself).
       run: the function that trains a config (default `gan_tf.experiments.runner.run`, imported only
         once the flags are known to be good: that is when TensorFlow starts).
       argv: the command line (default `sys.argv`).
     """
+    if isinstance(module, str):
+        module = recipes.experiment_module(module)
     argv = list(sys.argv if argv is None else argv)
     if any(arg in HELP_FLAGS for arg in argv[1:]):
         recipe = _recipe_in(argv[1:])

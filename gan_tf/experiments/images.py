@@ -8,8 +8,6 @@ are skipped and named in a warning; `--strict_data` stops at the first one inste
 `--image_size` is the side of the square training images; the DCGAN stack needs it even (28, 32, 64,
 ...). Small folders need many epochs: the default is 100 passes over the data.
 """
-import sys
-
 from gan_tf.experiments import flags
 
 NAME = "images"
@@ -21,7 +19,7 @@ RECIPE_DEFAULTS = {}
 
 
 def main():
-    flags.main(sys.modules[__name__])
+    flags.main(NAME)
 
 
 if __name__ == "__main__":

