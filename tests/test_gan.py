@@ -384,7 +384,7 @@ def test_checkpoints_hold_the_average_and_resume_it_exactly(tmp_path):
     CheckpointManager(_ema_gan(), str(tmp_path / "plain")).save(epoch=1)
     with np.load(f"{tmp_path}/plain/ckpt-000001.npz") as stored:
         assert {key.split("/")[0] for key in stored.files} == {
-            "generator", "discriminator", "noise_seed", "d_optimizer", "g_optimizer", "__paths__", "__epoch__"}
+            "generator", "discriminator", "noise_seed", "d_optimizer", "g_optimizer", "__paths__", "__epoch__", "__meta__"}
 
 
 def test_config_round_trip_keeps_the_ema_options():
