@@ -42,6 +42,7 @@ def main():
         config = json.load(f)
     with open(os.path.join(args.run_dir, "metrics.jsonl")) as f:
         epochs = [json.loads(line) for line in f if line.strip()]
+    completed = [e for e in epochs if "stopped" not in e]  # a time-budget stop's part epoch has no speed
     evaluation = {}
     eval_path = os.path.join(args.run_dir, "eval.json")
     if os.path.exists(eval_path):
@@ -53,13 +54,15 @@ def main():
         "data": config["data"],
         "machine": {"cpu_count": os.cpu_count(), "processor": cpu_model(), "gpu": None},
         "versions": config["versions"],
-        "epochs": len(epochs),
+        "epochs": len(completed),
         "steps": epochs[-1]["step"],
+        "stopped": config.get("stopped"),  # where --time_budget stopped the run, if it did
         "wall_seconds": args.wall_seconds,
         "peak_rss_mb": args.peak_rss_mb,
-        "training_seconds": sum(e["seconds"] for e in epochs),
-        "median_ms_per_step": statistics.median(e["ms_per_step"] for e in epochs),
-        "median_images_per_second": statistics.median(e["images_per_second"] for e in epochs),
+        # A budget-stopped run's last record counts its training time, including the part epoch.
+        "training_seconds": epochs[-1].get("training_seconds") or sum(e["seconds"] for e in completed),
+        "median_ms_per_step": statistics.median(e["ms_per_step"] for e in completed),
+        "median_images_per_second": statistics.median(e["images_per_second"] for e in completed),
         "final": {k: epochs[-1][k] for k in ("d_loss", "g_loss", "d_real", "d_fake")},
         "evaluation": evaluation,
     }
@@ -75,7 +78,8 @@ def main():
         ("data", f"{config['data']['source']}: {config['data']['num_examples']} images"),
         ("epochs / steps", f"{results['epochs']} / {results['steps']}"),
         ("wall time of the command", f"{args.wall_seconds:.0f} s" if args.wall_seconds else "not measured"),
-        ("training time (sum of epochs)", f"{results['training_seconds']:.0f} s"),
+        ("training time", f"{results['training_seconds']:.0f} s"
+         + (f" (stopped by --time_budget at step {results['steps']})" if results["stopped"] else "")),
         (f"median ms/step (batch {config['flags']['batch_size']})", f"{results['median_ms_per_step']:.1f}"),
         ("median images/s", f"{results['median_images_per_second']:.0f}"),
         ("peak memory (RSS)", f"{args.peak_rss_mb:.0f} MB" if args.peak_rss_mb else "not measured"),

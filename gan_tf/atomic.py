@@ -12,6 +12,11 @@ import tempfile
 
 PARTIAL_SUFFIX = ".partial"
 
+# mkstemp creates files readable by their owner only; a run's files get the permissions that
+# open() would give them (0o666 less the umask). Read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def fsync_directory(directory):
     """Makes a rename in `directory` durable (no-op where directories cannot be opened)."""
@@ -43,6 +48,7 @@ def replace_atomically(path, mode="w"):
     # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a name nobody else holds.
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=PARTIAL_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -243,8 +243,11 @@ def run_summary(out_dir, epochs, seconds=None, metrics=None, stopped=None):
         if os.path.exists(path):
             lines.append(f"  {label + ':':<13}{path}")
     directory = os.path.join(out_dir, "checkpoints")
-    saved = sorted(name for name in os.listdir(directory) if name.endswith(".npz")) if os.path.isdir(directory) else []
+    from gan_tf.checkpoints import list_checkpoints  # in training order: ckpt-000073+000009 after ckpt-000073
+
+    saved = list_checkpoints(directory) if os.path.isdir(directory) else []
     if saved:
-        lines.append(f"  {'checkpoints:':<13}{directory}{os.sep} (newest {saved[-1]}; rerun the command to resume)")
+        newest = os.path.basename(saved[-1][1])
+        lines.append(f"  {'checkpoints:':<13}{directory}{os.sep} (newest {newest}; rerun the command to resume)")
     lines.append(f"  {'TensorBoard:':<13}tensorboard --logdir {os.path.join(out_dir, 'logs')}")
     return "\n".join(lines)

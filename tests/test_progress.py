@@ -168,3 +168,11 @@ def test_the_summary_of_a_budget_stop_says_where_it_stopped(tmp_path):
     stopped = {"time_budget_minutes": 10.0, "step": 8123, "epoch": 115, "steps_into_epoch": 3}
     text = progress.run_summary(str(tmp_path), 1_000_000, 600.0, stopped=stopped)
     assert text.splitlines()[0] == f"Time budget of 10 min spent: stopped at step 8123 (epoch 116) in 10:00: {tmp_path}"
+
+
+def test_the_summary_names_a_mid_epoch_checkpoint_as_the_newest(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for name in ("ckpt-000072.npz", "ckpt-000073.npz", "ckpt-000073+000009.npz"):
+        (checkpoints / name).write_bytes(b"")
+    assert "(newest ckpt-000073+000009.npz;" in progress.run_summary(str(tmp_path), 80)

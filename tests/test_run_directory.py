@@ -1,9 +1,11 @@
 """Hostile use of a run directory (issue 15): damaged checkpoints and records, lost artefacts,
 failed first attempts, deleted config.json, hostile headers, symlinks, atomic writes."""
 import glob
+import importlib
 import io
 import json
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -323,3 +325,19 @@ def test_a_time_budget_under_multi_worker_is_refused_before_anything_starts(data
     with pytest.raises(ValueError, match="--time_budget=1.0 with --strategy=multi_worker"):
         run(_tiny(data_dir, tmp_path / "run", strategy="multi_worker", time_budget=1.0))
     assert not (tmp_path / "run").exists()
+
+
+def test_atomic_writes_get_the_permissions_open_would_give(tmp_path):
+    from gan_tf import atomic
+
+    umask = os.umask(0o027)
+    try:
+        importlib.reload(atomic)  # the module reads the umask once, at import
+        atomic.write_text(str(tmp_path / "a.txt"), "x")
+        with open(tmp_path / "b.txt", "w") as f:
+            f.write("x")
+    finally:
+        os.umask(umask)
+        importlib.reload(atomic)
+    mode = lambda name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)  # noqa: E731
+    assert mode("a.txt") == mode("b.txt") == 0o640
