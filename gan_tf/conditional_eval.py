@@ -21,13 +21,30 @@ set's shipped classifier (`gan_tf.metrics.ClassifierExtractor`):
 Writes `<run_dir>/conditional_eval.json` (or `--output`) and, with `--grid`, a picture of
 prompts (or labels) beside their images.
 """
-import argparse
 import json
 import os
 import sys
 import time
 
 import numpy as np
+from absl import flags
+
+# Its own flag set, not absl's global FLAGS (as gan_tf.generate): importing this module defines
+# no global flags, and `main` can parse several times.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("run_dir", None, "A class-conditional or text-to-image run directory.", flag_values=FLAGS)
+flags.DEFINE_integer("samples_per_class", 500, "Images generated per class.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Seed of the noise and caption draws.", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 500, "Images per generator/classifier call.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_string("classifier_weights", None, "Classifier weights (default: the shipped ones).", flag_values=FLAGS)
+flags.DEFINE_string("grid", None, "PNG file: prompts (or labels) beside their images.", flag_values=FLAGS)
+flags.DEFINE_integer("grid_columns", 8, "Images per prompt (or label) in --grid.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_string("output", None, "JSON file (default: <run_dir>/conditional_eval.json).", flag_values=FLAGS)
+flags.DEFINE_string("checkpoint", None, "Checkpoint file (default: the newest).", flag_values=FLAGS)
+flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
+
+PROGRAM = "python -m gan_tf.conditional_eval"
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 
 
 class ConditionalEvalError(ValueError):
@@ -272,27 +289,37 @@ def format_summary(result):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m gan_tf.conditional_eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--run_dir", required=True, help="A class-conditional or text-to-image run directory.")
-    parser.add_argument("--samples_per_class", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch_size", type=int, default=500)
-    parser.add_argument("--classifier_weights", help="Classifier weights (default: the shipped ones).")
-    parser.add_argument("--grid", help="PNG file: prompts (or labels) beside their images.")
-    parser.add_argument("--grid_columns", type=int, default=8)
-    parser.add_argument("--output", help="JSON file (default: <run_dir>/conditional_eval.json).")
-    parser.add_argument("--checkpoint", help="Checkpoint file (default: the newest).")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from gan_tf.experiments.runner import USER_ERRORS
+def usage():
+    """The `--help` text: this module's docstring and its flags with their defaults."""
+    listing = "\n".join(FLAGS.module_help(name).strip().split("\n", 1)[-1] for name in FLAGS.flags_by_module_dict())
+    return f"{__doc__}\nflags:\n{listing}\n"
 
+
+def parse(argv):
+    """Parses command-line arguments (without the program name); raises `ConditionalEvalError`."""
+    FLAGS.unparse_flags()
     try:
+        rest = FLAGS([PROGRAM, *argv])
+    except flags.Error as error:
+        raise ConditionalEvalError(f"{error} (see {PROGRAM} --help).") from None
+    if len(rest) > 1:
+        raise ConditionalEvalError(f"unexpected arguments {rest[1:]}: every option is a --flag (see {PROGRAM} --help).")
+    return FLAGS
+
+
+def main(argv=None):
+    """Command-line entry point; `--help` and flag mistakes answer before TensorFlow is imported."""
+    from gan_tf.experiments.flags import user_errors
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(arg in HELP_FLAGS for arg in argv):
+        print(usage())
+        return 0
+    with user_errors():  # a user's mistake: one line and exit status 1; Ctrl-C: how to continue
+        args = parse(argv)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         evaluate_conditional(args.run_dir, args.samples_per_class, args.seed, args.batch_size,
                              args.classifier_weights, args.grid, args.grid_columns, args.output, args.checkpoint)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     return 0
 
 

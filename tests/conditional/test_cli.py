@@ -225,3 +225,17 @@ def test_text_run_interpolates_noise_with_one_prompt_fixed(text_run, tmp_path):
                                            prompts=["a handwritten seven"])
     assert columns == 2 and images.shape == (6, 28, 28, 1)
     assert _png_shape(tmp_path / "seven.png") == (3 * 28, 2 * 28)
+
+
+@pytest.mark.parametrize("args, code, text", [
+    (["--help"], 0, "--samples_per_class"),
+    (["--run_dir", "x", "--samples_per_class", "0"], 1, "--samples_per_class=0: 0 is not a positive integer"),
+    (["--bogus", "1"], 1, "Unknown command line flag 'bogus'"),
+    ([], 1, "Flag --run_dir must have a value"),
+])
+def test_conditional_eval_parses_with_absl_before_tensorflow(no_tensorflow, tmp_path, args, code, text):
+    result = subprocess.run([sys.executable, "-m", "gan_tf.conditional_eval", *args], cwd=tmp_path,
+                            env=no_tensorflow, capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert text in (result.stdout if code == 0 else result.stderr)
+    assert "Traceback" not in result.stderr
