@@ -29,6 +29,8 @@ import time
 import numpy as np
 from absl import flags
 
+from gan_tf import cli
+
 # Its own flag set, not absl's global FLAGS (as gan_tf.generate): importing this module defines
 # no global flags, and `main` can parse several times.
 FLAGS = flags.FlagValues()
@@ -44,7 +46,6 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint file (default: the newest)."
 flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
 
 PROGRAM = "python -m gan_tf.conditional_eval"
-HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 
 
 class ConditionalEvalError(ValueError):
@@ -291,20 +292,12 @@ def format_summary(result):
 
 def usage():
     """The `--help` text: this module's docstring and its flags with their defaults."""
-    listing = "\n".join(FLAGS.module_help(name).strip().split("\n", 1)[-1] for name in FLAGS.flags_by_module_dict())
-    return f"{__doc__}\nflags:\n{listing}\n"
+    return cli.usage(__doc__, FLAGS)
 
 
 def parse(argv):
     """Parses command-line arguments (without the program name); raises `ConditionalEvalError`."""
-    FLAGS.unparse_flags()
-    try:
-        rest = FLAGS([PROGRAM, *argv])
-    except flags.Error as error:
-        raise ConditionalEvalError(f"{error} (see {PROGRAM} --help).") from None
-    if len(rest) > 1:
-        raise ConditionalEvalError(f"unexpected arguments {rest[1:]}: every option is a --flag (see {PROGRAM} --help).")
-    return FLAGS
+    return cli.parse(FLAGS, PROGRAM, argv, ConditionalEvalError)
 
 
 def main(argv=None):
@@ -312,7 +305,7 @@ def main(argv=None):
     from gan_tf.experiments.flags import user_errors
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in HELP_FLAGS for arg in argv):
+    if any(arg in cli.HELP_FLAGS for arg in argv):
         print(usage())
         return 0
     with user_errors():  # a user's mistake: one line and exit status 1; Ctrl-C: how to continue

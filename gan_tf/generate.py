@@ -26,6 +26,8 @@ import sys
 
 from absl import flags
 
+from gan_tf import cli
+
 # Its own flag set, not absl's global FLAGS: importing this module (tests, notebooks,
 # other commands) defines no global flags, and `main` can parse several times.
 FLAGS = flags.FlagValues()
@@ -53,7 +55,7 @@ flags.DEFINE_integer("upscale", 1, "Enlarge each image by this factor (nearest n
                      flag_values=FLAGS)
 flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
 
-HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
+HELP_FLAGS = cli.HELP_FLAGS
 PROGRAM = "python -m gan_tf.generate"
 
 
@@ -63,21 +65,12 @@ class GenerateError(ValueError):
 
 def usage():
     """The `--help` text: this module's docstring and its flags with their defaults."""
-    modules = [name for name in FLAGS.flags_by_module_dict() if not name.startswith("absl.")]
-    listing = "\n".join(FLAGS.module_help(name).strip().split("\n", 1)[-1] for name in modules)
-    return f"{__doc__}\nflags:\n{listing}\n"
+    return cli.usage(__doc__, FLAGS)
 
 
 def parse(argv):
     """Parses command-line arguments (without the program name); raises `GenerateError`."""
-    FLAGS.unparse_flags()
-    try:
-        rest = FLAGS([PROGRAM, *argv])
-    except flags.Error as error:
-        raise GenerateError(f"{error} (see {PROGRAM} --help).") from None
-    if len(rest) > 1:
-        raise GenerateError(f"unexpected arguments {rest[1:]}: every option is a --flag (see {PROGRAM} --help).")
-    return FLAGS
+    return cli.parse(FLAGS, PROGRAM, argv, GenerateError)
 
 
 def read_run(run_dir):
