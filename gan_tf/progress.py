@@ -195,7 +195,8 @@ class RunProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        tracked = list(getattr(self.model, "trackers", {})) or [
+        # `loss` (d_loss + g_loss, logged for Keras's TerminateOnNaN) is no quantity to read.
+        tracked = [key for key in getattr(self.model, "trackers", {}) if key != "loss"] or [
             key for key in logs if key.startswith(("d_", "g_"))]
         line = f"{self._epoch_label(epoch)}  " + "  ".join(
             f"{key} {_number(logs[key])}" for key in tracked if key in logs)
@@ -207,7 +208,7 @@ class RunProgress(keras.callbacks.Callback):
         if eta is not None and epoch + 1 < self.epochs:
             line += f"  run ETA {format_duration(eta)}"
         self._print(line)
-        not_metrics = set(tracked) | set(SPEED_KEYS) | set(OPTIMIZER_KEYS)
+        not_metrics = set(tracked) | {"loss"} | set(SPEED_KEYS) | set(OPTIMIZER_KEYS)
         metrics = {key: value for key, value in logs.items() if key not in not_metrics}
         if metrics:
             self._print("  eval  " + metrics_line(metrics))

@@ -176,3 +176,18 @@ def test_the_summary_names_a_mid_epoch_checkpoint_as_the_newest(tmp_path):
     for name in ("ckpt-000072.npz", "ckpt-000073.npz", "ckpt-000073+000009.npz"):
         (checkpoints / name).write_bytes(b"")
     assert "(newest ckpt-000073+000009.npz;" in progress.run_summary(str(tmp_path), 80)
+
+
+def test_the_epoch_line_leaves_out_the_sum_logged_for_terminate_on_nan():
+    callback, _, stream = _progress(epochs=2, steps=1, bar=False)
+
+    class GanLike:
+        trackers = {"d_loss": None, "g_loss": None, "loss": None}
+
+    callback.set_model(GanLike())
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0)
+    callback.on_epoch_end(0, {"d_loss": 1.25, "g_loss": 0.5, "loss": 1.75})
+    lines = stream.getvalue().splitlines()
+    assert lines == ["epoch 1/2  d_loss 1.25  g_loss 0.5"]
