@@ -116,7 +116,7 @@ def profile_worker(args):
         for _ in range(args.steps):
             start = time.perf_counter()
             logs = step(batch)
-            float(logs["g_loss"][0])  # wait for the step, as fit does to hand logs to its callbacks
+            float(tf.reshape(logs["g_loss"], [-1])[0])  # wait for the step, as fit does to hand logs to its callbacks
             step_seconds.append(time.perf_counter() - start)
     result["fit_ms_per_step"] = 1000 * statistics.median(fit_seconds)
     result["bare_step_ms"] = 1000 * statistics.median(step_seconds)
