@@ -93,7 +93,7 @@ def command_parser(target):
             raise absl_flags.Error(f"unexpected arguments {leftover[1:]}")
         return fresh
 
-    if target in ("gan_tf.generate", "gan_tf.export"):  # parse on flags of their own, before any check
+    if target in ("gan_tf.generate", "gan_tf.conditional_eval"):  # flags of their own, parsed by `parse`
         command = importlib.import_module(target)
         if hasattr(command, "parse"):
             return command.parse
