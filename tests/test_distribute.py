@@ -257,7 +257,7 @@ def test_two_worker_processes_end_with_identical_weights(data_dir, tmp_path):
 
     first, second = _checkpoint(tmp_path / "cluster"), _checkpoint(tmp_path / "cluster" / "worker_1")
     assert first.keys() == second.keys() and len(first) > 10
-    for key in first:
+    for key in first.keys() - {"__meta__"}:  # __meta__ holds each worker's own wall-clock seconds
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
     assert first["g_optimizer/0000"] == 3  # iterations: 3 steps were taken
     mirrored = _checkpoint(tmp_path / "mirrored")
