@@ -262,8 +262,11 @@ def test_two_worker_processes_end_with_identical_weights(data_dir, tmp_path):
     assert first["g_optimizer/0000"] == 3  # iterations: 3 steps were taken
     mirrored = _checkpoint(tmp_path / "mirrored")
     assert mirrored.keys() == first.keys()
-    for key in first:
-        np.testing.assert_allclose(first[key], mirrored[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    for key in first.keys() - {"__meta__"}:
+        if first[key].dtype.kind in "US":  # the variables' paths: equal as text
+            np.testing.assert_array_equal(first[key], mirrored[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(first[key], mirrored[key], rtol=1e-5, atol=1e-6, err_msg=key)
     resolved = {name: json.loads((tmp_path / name / "config.json").read_text())["resolved"]
                 for name in ("cluster", "cluster/worker_1", "mirrored")}
     assert all(r["replicas"] == 2 for r in resolved.values())
