@@ -62,10 +62,20 @@ def dcgan_generator(
       (None, 28, 28, 1)
     """
     _check_positive(latent_dim=latent_dim, width=width)
-    stages, start = _num_stages(image_shape)
-    channels = image_shape[-1]
     noise = keras.Input((latent_dim,), name="noise")
-    x = layers.Dense(start * start * width * 2**stages, use_bias=False, name="project")(noise)
+    x = upsampling_stack(noise, image_shape, width, synchronized_batchnorm)
+    x = layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same", use_bias=False, name="to_image")(x)
+    # tanh in float32: mixed precision must still hand back float32 images.
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(noise, images, name=name)
+
+
+def upsampling_stack(inputs, image_shape, width, synchronized_batchnorm=False):
+    """The generator's body: Dense → BatchNorm → LeakyReLU → reshape, then Conv2DTranspose stages
+    up to half the image side; the caller adds the last ×2 stage to its own output (tanh images for
+    the GAN, pixel logits for `gan_tf.networks.vae`)."""
+    stages, start = _num_stages(image_shape)
+    x = layers.Dense(start * start * width * 2**stages, use_bias=False, name="project")(inputs)
     x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name="project_bn")(x)
     x = layers.LeakyReLU(0.2, name="project_lrelu")(x)
     x = layers.Reshape((start, start, width * 2**stages), name="reshape")(x)
@@ -76,10 +86,7 @@ def dcgan_generator(
         x = layers.Conv2DTranspose(f, 5, strides=s, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"up{i}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"up{i}_lrelu")(x)
-    x = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", use_bias=False, name="to_image")(x)
-    # tanh in float32: mixed precision must still hand back float32 images.
-    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(noise, images, name=name)
+    return x
 
 
 def dcgan_discriminator(image_shape=(28, 28, 1), width=64, dropout=0.3, spectral_norm=False, name="discriminator"):

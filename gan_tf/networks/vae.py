@@ -10,7 +10,7 @@ have convolutions of the same sizes.
 import keras
 from keras import layers
 
-from gan_tf.networks.dcgan import _check_positive, _num_stages
+from gan_tf.networks.dcgan import _check_positive, _num_stages, upsampling_stack
 
 
 def vae_encoder(image_shape=(28, 28, 1), latent_dim=32, width=64, name="encoder"):
@@ -63,19 +63,9 @@ def vae_decoder(latent_dim=32, image_shape=(28, 28, 1), width=64, synchronized_b
       Gaussian means), and `gan_tf.vae.VAE` maps them to images in [-1, 1].
     """
     _check_positive(latent_dim=latent_dim, width=width)
-    stages, start = _num_stages(image_shape)
-    channels = image_shape[-1]
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(start * start * width * 2**stages, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name="project_bn")(x)
-    x = layers.LeakyReLU(0.2, name="project_lrelu")(x)
-    x = layers.Reshape((start, start, width * 2**stages), name="reshape")(x)
-    strides = [1] + [2] * (stages - 1)
-    filters = [width * 2 ** (stages - 1 - i) for i in range(stages)]
-    for i, (f, s) in enumerate(zip(filters, strides)):
-        x = layers.Conv2DTranspose(f, 5, strides=s, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"up{i}_bn")(x)
-        x = layers.LeakyReLU(0.2, name=f"up{i}_lrelu")(x)
+    x = upsampling_stack(z, image_shape, width, synchronized_batchnorm)  # the DCGAN generator's body
+    channels = image_shape[-1]
     # A bias here (the generator has none before its tanh): it learns each pixel's base rate.
     logits = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", dtype="float32", name="logits")(x)
     return keras.Model(z, logits, name=name)
