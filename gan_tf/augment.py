@@ -106,8 +106,20 @@ def diff_augment(images, draw, policy=("translation", "cutout", "color"), probab
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
     if height is None or width is None or channels is None:
         raise ValueError(f"images of shape {images.shape}: height, width and channels must be static.")
+    # Drawn whatever the probability, so that the random stream (shared with the noise and the
+    # penalties) does not depend on it.
     u = tf.convert_to_tensor(draw([num_draws(policy)]), tf.float32)  # [B, K]
+    if isinstance(probability, (int, float)):
+        return _transform(images, u, policy, float(probability)) if probability > 0 else images
+    # An adaptive p is 0 for much of many runs (ADA raises it only once the discriminator
+    # overfits): skip the transformations' work then. Gated-off transformations are exactly the
+    # identity, so both branches give the same images and gradients when p = 0.
     probability = tf.cast(probability, tf.float32)
+    return tf.cond(probability > 0, lambda: _transform(images, u, policy, probability), lambda: tf.identity(images))
+
+
+def _transform(images, u, policy, probability):
+    """The transformations of `policy`, in canonical order, with the draws `u` [B, num_draws]."""
     columns = iter(tf.unstack(u, axis=1))
 
     def take(n):

@@ -136,6 +136,41 @@ def test_probability_zero_is_the_identity_and_gates_each_image():
         np.testing.assert_array_equal(out[k], expected)
 
 
+def test_an_adaptive_probability_of_zero_skips_the_work_and_keeps_the_draw(monkeypatch):
+    """At a tensor p = 0 (ADA's p before it rises) the transformations do not run, yet the values
+    are still drawn (the shared random stream must not depend on p); image and gradient equal
+    those of the transformations gated off, bit for bit."""
+    x = tf.constant(images(4, 8, 3, seed=6))
+    draws = np.random.default_rng(1).uniform(0, 1, (4, num_draws(augment.POLICIES))).astype(np.float32)
+    weights = tf.constant(np.random.default_rng(2).normal(size=x.shape).astype(np.float32))
+    requested = []
+
+    def draw(shape):
+        requested.append(list(shape))
+        return tf.constant(draws)
+
+    def augmented_and_gradient(probability):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = diff_augment(x, draw, probability=probability)
+            loss = tf.reduce_sum(y * weights)
+        return y.numpy(), tape.gradient(loss, x).numpy()
+
+    gated_off = augmented_and_gradient(0.0)
+    ran = []
+    transform = augment._transform
+    monkeypatch.setattr(augment, "_transform", lambda *args: ran.append(1) or transform(*args))
+    skipped = augmented_and_gradient(tf.constant(0.0))
+    assert ran == [] and requested == [[num_draws(augment.POLICIES)]] * 2
+    np.testing.assert_array_equal(skipped[0], x.numpy())
+    np.testing.assert_array_equal(skipped[0], gated_off[0])
+    np.testing.assert_array_equal(skipped[1], gated_off[1])
+    # A positive tensor p runs them, exactly as the same float p does.
+    on = diff_augment(x, draw, probability=tf.constant(0.5)).numpy()
+    assert ran == [1]
+    np.testing.assert_array_equal(on, diff_augment(x, draw, probability=0.5).numpy())
+
+
 def test_shapes_and_range_of_geometric_policies():
     x = images(16, 28, 3, seed=5)
     x[0] = 1.0
