@@ -195,7 +195,8 @@ def make_strategy(name="auto"):
         multi_worker: MultiWorkerMirroredStrategy over the machines TF_CONFIG lists;
           every machine runs the same command with its own TF_CONFIG task index. A task
           whose peers have not all joined within $GAN_TF_WORKER_TIMEOUT seconds (300)
-          prints which of them did not and exits with status 1.
+          prints which of them did not and is ended (by SIGKILL: TensorFlow catches
+          SIGTERM while it waits).
 
     A process gets one strategy object per kind and device list: later calls return it.
 
