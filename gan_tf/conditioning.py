@@ -62,10 +62,19 @@ class ModeSeekingTerm(Term):
     def generator_term(self, gan, step):
         other_noise = gan._noise(tf.shape(step.noise)[0])
         other_images = gan._generate(other_noise, step.condition, training=True)
-        seeking = tf.reduce_mean(
-            gan_losses.mode_seeking_loss(step.fake_images, other_images, step.noise, other_noise)
-        )
+        seeking = gan_losses.mode_seeking_loss(step.fake_images, other_images, step.noise, other_noise,
+                                               batch_mean=_global_batch_mean)
         return self.weight * seeking, {"mode_seeking_loss": seeking}
+
+
+def _global_batch_mean(values):
+    """The mean of `values` over the global batch (every replica holds as many rows);
+    differentiable: the gradient of an all-reduce is an all-reduce."""
+    local = tf.reduce_mean(values)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return local
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, local)
 
 
 class MismatchedPairsTerm(Term):

@@ -10,11 +10,14 @@ run any time before the models are built.
 """
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import tensorflow as tf
 from absl import logging
 
+from gan_tf import startup_watchdog
 from gan_tf.choices import JIT_CHOICES, PRECISIONS, STRATEGIES  # noqa: F401 (re-exported)
 # CPU features are read without TensorFlow (the CLI decides oneDNN before importing it).
 from gan_tf.cpu import NATIVE_BF16_FLAGS as _NATIVE_BF16_FLAGS
@@ -97,6 +100,52 @@ def check_tf_config(raw=None):
     return config
 
 
+# How long a multi-worker task waits at start-up for every task TF_CONFIG lists to join, in seconds.
+# Machines of one run are usually started within a minute or two of each other; without a bound a
+# task whose peer never comes waits forever inside TensorFlow's coordination service, which also
+# catches SIGTERM (its preemption notifier) and so cannot be stopped politely either.
+WORKER_TIMEOUT_ENV = startup_watchdog.TIMEOUT_ENV
+DEFAULT_WORKER_TIMEOUT = 300.0
+
+
+def worker_timeout(environ=None):
+    """The start-up wait for the other workers, in seconds ($GAN_TF_WORKER_TIMEOUT, default 300)."""
+    raw = (os.environ if environ is None else environ).get(WORKER_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_WORKER_TIMEOUT
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{WORKER_TIMEOUT_ENV}={raw!r}: expected a finite number of seconds > 0.")
+    return value
+
+
+def peers(config):
+    """`[task name, address]` of every task of the TF_CONFIG dict `config` other than this one."""
+    task_type, index = config["task"]["type"], int(config["task"]["index"])
+    return [[f"{job} {i}", address] for job, addresses in config["cluster"].items()
+            for i, address in enumerate(addresses) if (job, i) != (task_type, index)]
+
+
+def _join_cluster(make, others, timeout):
+    """`make()`, which blocks until every task has joined, ended after `timeout` seconds.
+
+    TensorFlow waits holding the GIL and catching SIGTERM, so the watchdog is a separate small
+    process (`gan_tf/startup_watchdog.py`): it names the peers that did not join and kills this
+    one, unless its stdin closes first (when `make` returns, or this process ends).
+    """
+    watchdog = subprocess.Popen([sys.executable, startup_watchdog.__file__, str(os.getpid()), repr(timeout),
+                                 json.dumps(others)], stdin=subprocess.PIPE)
+    try:
+        return make()
+    except tf.errors.OpError as error:  # e.g. DeadlineExceeded on a task whose leader never came
+        raise ValueError(f"{startup_watchdog.message(others, timeout)} ({type(error).__name__}: "
+                         f"{error.message})") from None
+    finally:
+        watchdog.stdin.close()
+        watchdog.wait()
+
+
 def worker_subdirectory(raw=None):
     """Where this multi-worker task writes, relative to `--out_dir`: None for the chief.
 
@@ -144,20 +193,26 @@ def make_strategy(name="auto"):
         mirrored: all GPUs, or all logical CPU devices when there is no GPU
           (see `configure_cpu_devices`).
         multi_worker: MultiWorkerMirroredStrategy over the machines TF_CONFIG lists;
-          every machine runs the same command with its own TF_CONFIG task index.
+          every machine runs the same command with its own TF_CONFIG task index. A task
+          whose peers have not all joined within $GAN_TF_WORKER_TIMEOUT seconds (300)
+          prints which of them did not and is ended (by SIGKILL: TensorFlow catches
+          SIGTERM while it waits).
 
     A process gets one strategy object per kind and device list: later calls return it.
 
     Raises:
-      ValueError: an unknown name, or `multi_worker` without a valid TF_CONFIG.
+      ValueError: an unknown name, or `multi_worker` without a valid TF_CONFIG (or a bad
+        $GAN_TF_WORKER_TIMEOUT).
     """
     if name not in STRATEGIES:
         raise ValueError(f"strategy={name!r}: expected one of {', '.join(STRATEGIES)}.")
     if name == "multi_worker":
         # Checked before any device is touched, so a missing TF_CONFIG fails at once.
-        check_tf_config()
+        config = check_tf_config()
+        timeout = worker_timeout()
         if "multi_worker" not in _STRATEGIES:
-            _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+            _STRATEGIES["multi_worker"] = _join_cluster(tf.distribute.MultiWorkerMirroredStrategy, peers(config),
+                                                        timeout)
         return _STRATEGIES["multi_worker"]
     gpus = tf.config.list_logical_devices("GPU")
     name = resolve_strategy_name(name, len(gpus))

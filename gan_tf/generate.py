@@ -105,13 +105,15 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
       GenerateError: the request does not fit the run (wrong kind of condition, label
         out of range, unknown words, ...).
     """
+    from gan_tf.text.vocabulary import shown
+
     flags_ = record["flags"]
     conditional, is_text = flags_.get("conditional", "none"), flags_.get("text", False)
     if n < 1:
         raise GenerateError(f"--n={n}: expected a positive number of images.")
     if conditional == "none":
         if prompt is not None or label is not None:
-            given = f"--prompt={prompt!r}" if prompt is not None else f"--label={label}"
+            given = f"--prompt={shown(prompt)}" if prompt is not None else f"--label={label}"
             raise GenerateError(
                 f"{given}: run {run_dir!r} is unconditional (trained without --conditional); "
                 "expected neither --prompt nor --label."
@@ -136,7 +138,7 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
         return f"prompt {prompt!r}"
     if prompt is not None:
         raise GenerateError(
-            f"--prompt={prompt!r}: run {run_dir!r} is conditioned on class labels, not text; expected --label."
+            f"--prompt={shown(prompt)}: run {run_dir!r} is conditioned on class labels, not text; expected --label."
         )
     num_classes = record["data"].get("num_classes")
     if label is None:
@@ -199,6 +201,52 @@ def _check_layout(gap, upscale):
             raise GenerateError(f"{name}={value}: expected an integer >= {low}.")
 
 
+# Images are drawn in chunks of this many, so that the generator's activations stay small; the images
+# themselves and their grid are what grows with the count.
+SAMPLING_CHUNK = 256
+
+
+def available_memory_bytes():
+    """Memory this process could still allocate: MemAvailable of /proc/meminfo, else the free
+    physical pages; None when neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def drawing_bytes(count, image_shape, upscale=1, gap=0):
+    """An estimate of the peak memory of drawing `count` images and laying them out in a grid: per image,
+    four float32 copies (the chunks, their concatenation, two temporaries of the conversion to pixels)
+    and three uint8 ones (pixels, enlarged pixels, the grid's tile with its gap)."""
+    height, width, channels = (int(v) for v in image_shape)
+    pixels = height * width * channels
+    tile = (height * upscale + gap) * (width * upscale + gap) * channels
+    return count * (4 * 4 * pixels + pixels + 2 * tile)
+
+
+def _check_memory(count, record, upscale, gap, flag):
+    """Refuses a request whose images cannot fit in the memory available, before TensorFlow starts."""
+    image_shape = (record.get("data") or {}).get("image_shape")
+    available = available_memory_bytes()
+    if not image_shape or available is None:
+        return
+    needed = drawing_bytes(count, image_shape, upscale, gap)
+    if needed > available:
+        most = max(1, available // max(1, drawing_bytes(1, image_shape, upscale, gap)))
+        raise GenerateError(
+            f"{flag}: {count:,} images of {'x'.join(map(str, image_shape))} need about {needed / 1e9:,.1f} GB to "
+            f"draw and lay out in one grid, more than the {available / 1e9:,.1f} GB of memory available; expected "
+            f"at most about {most:,} images here.")
+
+
 def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0, checkpoint=None, gap=0,
              upscale=1, raw=False):
     """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
@@ -206,12 +254,14 @@ def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0
     what = check_request(run_dir, record, prompt, label, n)
     _check_output(out, checkpoint, ".png")
     _check_layout(gap, upscale)
+    _check_memory(n, record, upscale, gap, f"--n={n}")
 
     from gan_tf import viz
     from gan_tf.experiments.runner import restore_gan
 
     gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
-    images = gan.generate(n, seed=seed, labels=label, prompts=prompt, use_ema=not raw).numpy()
+    images = gan.generate(n, seed=seed, batch_size=SAMPLING_CHUNK, labels=label, prompts=prompt,
+                          use_ema=not raw).numpy()
     viz.save_grid(images, out, columns=math.ceil(math.sqrt(n)), gap=gap, upscale=upscale)
     print(f"Wrote {out}: {n} images for {what} from {run_dir}.")
     return images
@@ -297,6 +347,8 @@ def main(argv=None):
             check_request(args.run_dir, record, prompt, label, args.n)
             _check_output(args.out, args.checkpoint, ".png")
         _check_layout(args.gap, args.upscale)
+        if not args.interpolate:
+            _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")
     except GenerateError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

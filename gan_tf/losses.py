@@ -215,25 +215,28 @@ def auxiliary_classifier_loss(class_logits, labels):
     )
 
 
-def mode_seeking_loss(images_1, images_2, noise_1, noise_2, epsilon=1e-5):
-    """1 / (d(G(c, z1), G(c, z2)) / d(z1, z2) + ε) of MSGAN (Mao et al. 2019, eq. 3).
+def mode_seeking_loss(images_1, images_2, noise_1, noise_2, epsilon=1e-5, batch_mean=tf.reduce_mean):
+    """1 / (mean|G(c, z1) - G(c, z2)| / mean|z1 - z2| + ε) of MSGAN (Mao et al. 2019, eq. 3).
 
-    Two images drawn for the same condition from different noise should differ in
+    Two images drawn for the same conditions from different noise should differ in
     proportion to their noise; a generator that ignores the noise (mode collapse)
-    makes the ratio small and this loss large. Distances are mean absolute
-    differences, as in the paper's code.
+    makes the ratio small and this loss large. As in the authors' code
+    (github.com/HelenMao/MSGAN, e.g. `DCGAN-Mode-Seeking/model.py`), the ratio is one
+    per batch, of mean absolute differences over the whole batch: a ratio per pair,
+    inverted and then averaged, would let a single collapsed pair add up to 1/(ε·batch)
+    and drown the rest of the batch.
 
     Args:
       images_1, images_2: [batch, ...] generated with the same conditions.
       noise_1, noise_2: [batch, latent_dim] the noise they were generated from.
       epsilon: keeps the loss finite for identical images.
+      batch_mean: tensor -> its mean over the batch; the conditioning term passes one
+        that averages over the global batch, so that the loss does not depend on the
+        number of replicas.
 
     Returns:
-      [batch] float32 losses (the ratio is taken per example pair).
+      A float32 scalar: the loss of the batch.
     """
-    def distance(a, b):
-        a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
-        return tf.reduce_mean(tf.reshape(tf.abs(a - b), [tf.shape(a)[0], -1]), axis=1)
-
-    ratio = distance(images_1, images_2) / distance(noise_1, noise_2)
-    return 1.0 / (ratio + epsilon)
+    image_distance = batch_mean(tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)))
+    noise_distance = batch_mean(tf.abs(tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)))
+    return 1.0 / (image_distance / noise_distance + epsilon)

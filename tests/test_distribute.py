@@ -386,3 +386,29 @@ def test_unknown_precision_is_named(precision):
         precision("fp8")
     precision("none")
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan", "soon"])
+def test_a_bad_worker_timeout_is_named(value):
+    with pytest.raises(ValueError, match=rf"GAN_TF_WORKER_TIMEOUT='{value}': expected a finite number of seconds > 0"):
+        distribute.worker_timeout({"GAN_TF_WORKER_TIMEOUT": value})
+    assert distribute.worker_timeout({}) == distribute.DEFAULT_WORKER_TIMEOUT
+
+
+@pytest.mark.slow
+def test_a_multi_worker_run_whose_peer_is_absent_stops_after_the_start_up_timeout(data_dir, tmp_path):
+    # Nobody listens on the peer's port: TensorFlow's coordination service would wait for it for
+    # ever (and swallow SIGTERM); the watchdog names the peer and ends the run once the wait is over.
+    own, absent = _free_ports(2)
+    tf_config = {"cluster": {"worker": [f"127.0.0.1:{own}", f"127.0.0.1:{absent}"]},
+                 "task": {"type": "worker", "index": 0}}
+    config = _config(data_dir, tmp_path / "run", strategy="multi_worker")
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_tf.experiments.mnist", *_cli_args(config)], cwd=tmp_path,
+        env=_cli_env(TF_CONFIG=json.dumps(tf_config), GAN_TF_WORKER_TIMEOUT="5"),
+        capture_output=True, text=True, timeout=240)
+    assert result.returncode == -9, result.stderr[-3000:]  # SIGKILL: TensorFlow catches SIGTERM while it waits
+    assert (f"error: strategy=multi_worker: worker 1 at 127.0.0.1:{absent} (TF_CONFIG) did not join within 5 s "
+            "of start-up (nothing answers on its port)") in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()

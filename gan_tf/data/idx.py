@@ -8,6 +8,7 @@ Everything here is plain numpy and validates strictly: a wrong magic number, a f
 header promises, or image and label counts that disagree raise `DataError` naming the file.
 """
 import gzip
+import math
 import os
 import zlib
 
@@ -62,17 +63,52 @@ def expected_idx_names(split):
     return f"{_candidates(split, 'images')[0]} and {_candidates(split, 'labels')[0]} (gzipped or not)"
 
 
-def _read_bytes(path):
-    with open(path, "rb") as f:
-        head = f.read(2)
+# The most data one IDX file may declare: four times EMNIST ByClass's training images (697,932 x 28 x 28 =
+# 547 MB), the largest IDX set in use. A header (or a gzip stream) promising more is refused before
+# anything that big is read or inflated, like the zip reader's cap per member.
+MAX_IDX_BYTES = 2 * 2**30
+
+
+def _open(path):
+    """A binary stream of the file's IDX bytes: the file, or its decompression if it is gzipped (detected
+    from the content, whatever the extension says)."""
+    f = open(path, "rb")
+    if f.read(2) == b"\x1f\x8b":
         f.seek(0)
-        if head == b"\x1f\x8b":  # gzip magic, whatever the extension says
-            try:
-                with gzip.GzipFile(fileobj=f) as g:
-                    return g.read()
-            except (OSError, EOFError, zlib.error) as e:
-                raise DataError(f"{path}: not a valid gzip file ({e}); expected a gzipped IDX file") from e
-        return f.read()
+        return gzip.GzipFile(fileobj=f)
+    f.seek(0)
+    return f
+
+
+def _read_idx_bytes(stream, path, kind, magic_expected):
+    """(dims, data bytes) of the IDX file `path`, read from `stream` no further than its header declares."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise DataError(f"{path}: {len(head)} bytes, too short for an IDX header; expected an IDX {kind} file")
+    magic = int.from_bytes(head, "big")
+    if magic != magic_expected:
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x}; expected 0x{magic_expected:08x} "
+            f"(IDX unsigned-byte {kind}, {magic_expected & 0xFF} dimension(s))"
+        )
+    ndim = head[3]
+    dims_bytes = stream.read(4 * ndim)
+    if len(dims_bytes) < 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header ({4 + len(dims_bytes)} bytes, expected at least {4 + 4 * ndim})")
+    dims = tuple(int.from_bytes(dims_bytes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    size = math.prod(dims)  # a Python int: dimensions whose product overflows int64 stay what they say
+    shape = "x".join(map(str, dims))
+    if size > MAX_IDX_BYTES:
+        raise DataError(f"{path}: the header declares {shape} = {size:,} bytes of data, more than the "
+                        f"{MAX_IDX_BYTES:,}-byte cap per IDX file; expected an IDX {kind} file of a real data set")
+    data = stream.read(size + 1)  # one byte more than declared tells a longer file (or a gzip bomb) apart
+    if len(data) < size:
+        raise DataError(f"{path}: truncated: the header says {shape} = {size} bytes of data but only "
+                        f"{len(data)} bytes follow")
+    if len(data) > size:
+        raise DataError(f"{path}: holds more data than its header declares ({shape} = {size} bytes); expected an "
+                        f"IDX {kind} file whose dimensions match its size")
+    return dims, data
 
 
 def read_idx(path, kind):
@@ -86,30 +122,19 @@ def read_idx(path, kind):
       uint8 array of shape (N, rows, cols) for images or (N,) for labels.
 
     Raises:
-      DataError: wrong magic number, or fewer bytes than the header promises.
+      DataError: wrong magic number, a size that differs from what the header declares (fewer or more
+        bytes, also after decompression: inflating stops one byte past the declared size), or a
+        declared size over `MAX_IDX_BYTES`.
     """
     magic_expected = IMAGES_MAGIC if kind == "images" else LABELS_MAGIC
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header; expected an IDX {kind} file")
-    magic = int.from_bytes(raw[:4], "big")
-    if magic != magic_expected:
-        raise DataError(
-            f"{path}: wrong magic number 0x{magic:08x}; expected 0x{magic_expected:08x} "
-            f"(IDX unsigned-byte {kind}, {magic_expected & 0xFF} dimension(s))"
-        )
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, expected at least {header})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(dims, dtype=np.int64))
-    if len(raw) - header < size:
-        raise DataError(
-            f"{path}: truncated: the header says {'x'.join(map(str, dims))} = {size} bytes of data "
-            f"but only {len(raw) - header} bytes follow"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, count=size, offset=header).reshape(dims)
+    try:
+        with _open(path) as stream:
+            dims, data = _read_idx_bytes(stream, path, kind, magic_expected)
+    except (OSError, EOFError, zlib.error) as e:
+        if isinstance(e, OSError) and not isinstance(e, gzip.BadGzipFile) and e.errno is not None:
+            raise DataError(f"{path}: cannot be read ({e.strerror or e})") from e
+        raise DataError(f"{path}: not a valid gzip file ({e}); expected a gzipped IDX file") from e
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def read_idx_pair(images_path, labels_path):

@@ -64,7 +64,8 @@ def load_files(spec, split, data_dir):
     for folder, description in folders:
         if not os.path.isdir(folder):
             if folder == data_dir or not data_dir:
-                looked.append(f"{folder} does not exist")
+                looked.append(f"{folder} is a file, not a folder of IDX or .npz files" if os.path.isfile(folder)
+                              else f"{folder} does not exist")
             continue
         pair = idx.find_idx_files(folder, split)
         if pair is not None:

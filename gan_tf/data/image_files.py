@@ -11,7 +11,9 @@ Two steps:
    decoded once, in parallel, into memory (the cache of decoded images); a file that still fails to
    decode is then named and skipped (or raises, in strict mode). Larger datasets are decoded on the fly
    every epoch, in parallel; a file that fails to decode then is skipped with a logged warning
-   (`ignore_errors`), and `training_batches` keeps the epoch at its full length. In strict mode such a
+   (`ignore_errors`), and `training_batches` keeps the epoch at its full length. Both are declared
+   `pipeline.reorderable`: when the shuffle buffer cannot hold every image, each epoch reads the
+   files (or cached rows) in a full permutation of (seed, epoch), before decoding. In strict mode such a
    file stops the run with TensorFlow's decoding error.
 """
 import dataclasses
@@ -155,13 +157,19 @@ def report(scan, what):
                         f"{detail}")
 
 
-def _encoded(scan):
-    """Dataset of encoded image bytes, in scan order."""
+def _encoded(scan, order=None):
+    """Dataset of encoded image bytes, in scan order or in the order of the int64 index vector `order`."""
     if scan.kind == "folder":
-        names = tf.data.Dataset.from_tensor_slices(scan.names)
+        names = tf.constant(scan.names)
+        names = tf.data.Dataset.from_tensor_slices(names if order is None else tf.gather(names, order))
         return names.map(tf.io.read_file, num_parallel_calls=pipeline.AUTOTUNE)
-    return tf.data.Dataset.from_generator(archive.member_reader(scan.container, list(scan.names)),
-                                          output_signature=tf.TensorSpec([], tf.string))
+    if order is None:
+        return tf.data.Dataset.from_generator(archive.member_reader(scan.container, list(scan.names)),
+                                              output_signature=tf.TensorSpec([], tf.string))
+    members = np.array(scan.names, dtype=object)
+    return tf.data.Dataset.from_generator(
+        lambda indices: archive.member_reader(scan.container, list(members[indices]))(),
+        args=(order,), output_signature=tf.TensorSpec([], tf.string))
 
 
 def _display(scan, name):
@@ -218,13 +226,17 @@ def to_loaded(scan, image_size, channels, crop_fraction, strict, note, what):
     else:
         logging.info("%s: %d images (%.0f MiB decoded) exceed the %.0f MiB cache (GAN_TF_CACHE_MB): decoding "
                      "every epoch", what, len(scan.names), decoded_bytes / 2**20, budget / 2**20)
-        dataset = _encoded(scan).map(
-            lambda data: decode.decode(data, image_size, channels, crop_fraction, scan.formats),
-            num_parallel_calls=pipeline.AUTOTUNE)
-        if not strict:
-            dataset = dataset.ignore_errors(log_warning=True)
-        dataset = dataset.map(pipeline.scale_to_unit_range, num_parallel_calls=pipeline.AUTOTUNE)
-        note += "; decoded on the fly every epoch"
+        def decoded(order=None):
+            dataset = _encoded(scan, order).map(
+                lambda data: decode.decode(data, image_size, channels, crop_fraction, scan.formats),
+                num_parallel_calls=pipeline.AUTOTUNE)
+            if not strict:
+                dataset = dataset.ignore_errors(log_warning=True)
+            return dataset.map(pipeline.scale_to_unit_range, num_parallel_calls=pipeline.AUTOTUNE)
+
+        # Each epoch reads the files in a permutation of (seed, epoch) (see pipeline.reorderable).
+        dataset = pipeline.reorderable(decoded(), len(scan.names), decoded)
+        note += "; decoded on the fly every epoch, the files read in a new random order each epoch"
     if scan.skipped:
         note += f"; {len(scan.skipped)} unusable file(s) skipped"
     return Loaded(dataset=dataset, num_examples=len(scan.names), image_shape=shape, num_classes=None, note=note,

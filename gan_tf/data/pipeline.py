@@ -2,8 +2,13 @@
 
 `training_batches` makes resumption exact: epoch `e` is shuffled with a seed derived only from
 `(seed, e)`, so a run resumed at epoch `k` sees exactly the batches an uninterrupted run sees from epoch
-`k` on.
+`k` on. A dataset too large for the shuffle buffer mixes poorly there (a buffer of 5,000 over 160,000
+files read in order keeps the epoch nearly sequential); sources that can produce their elements in any
+order declare it with `reorderable`, and such a dataset is read in a full permutation of `(seed, e)`
+instead, before anything expensive (reading, decoding) happens.
 """
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -24,6 +29,33 @@ PRECOMPUTE_BYTES = 512 * 2**20
 # the graph that traces the epoch function, not the caller's global seed (checked in the tests).
 # Must be non-zero: a zero graph seed makes TF compare the symbolic op seed to 0 in Python.
 _EPOCH_GRAPH_SEED = 0x6A4E5EED
+
+
+# dataset -> (count, build): `build(order)` gives the dataset's elements in the order of `order`.
+_REORDERABLE = weakref.WeakKeyDictionary()
+
+
+def reorderable(dataset, count, build):
+    """Declares that `build(order)` gives the `count` elements of `dataset` in any order.
+
+    Args:
+      dataset: the dataset, its elements in their natural order (what `load` returns).
+      count: its number of elements.
+      build: `order` (an int64 vector, a permutation of `range(count)`) -> a dataset of the same
+        elements in that order; it must be cheap to call (reading and decoding happen when iterated).
+
+    Returns:
+      `dataset` itself. A transformation of it (`map`, ...) is an ordinary dataset again.
+    """
+    _REORDERABLE[dataset] = (int(count), build)
+    return dataset
+
+
+def epoch_order(seed, epoch, count):
+    """The permutation of `range(count)` in which epoch `epoch` of run `seed` reads a reorderable
+    dataset: a stateless function of `(seed, epoch)` alone (works on tensors)."""
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(count, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
 
 
 def scale_to_unit_range(images):
@@ -89,16 +121,30 @@ def from_arrays(images, labels=None, image_size=None, channels=None):
         converted = np.empty((len(images),) + out_size + (channels or images.shape[-1],), np.float32)
         for start in range(0, len(images), 8192):
             converted[start:start + 8192] = prepare(images[start:start + 8192]).numpy()
-        images = converted
+        images, prepare = converted, None
+    return _slices(images, None if labels is None else np.asarray(labels, dtype=np.int32), prepare)
+
+
+def _slices(images, labels, prepare):
+    """The elements of in-memory arrays (through `prepare` if given), declared `reorderable`: a
+    permuted epoch gathers rows by index, without a copy of the arrays."""
+    arrays = tuple(tf.convert_to_tensor(a) for a in (images, labels) if a is not None)
+
+    def finish(dataset):
+        if prepare is None:
+            return dataset
         if labels is None:
-            return tf.data.Dataset.from_tensor_slices(images)
-        return tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, dtype=np.int32)))
-    if labels is None:
-        return tf.data.Dataset.from_tensor_slices(images).map(prepare, num_parallel_calls=AUTOTUNE)
-    labels = np.asarray(labels, dtype=np.int32)
-    return tf.data.Dataset.from_tensor_slices((images, labels)).map(
-        lambda x, y: (prepare(x), y), num_parallel_calls=AUTOTUNE
-    )
+            return dataset.map(prepare, num_parallel_calls=AUTOTUNE)
+        return dataset.map(lambda x, y: (prepare(x), y), num_parallel_calls=AUTOTUNE)
+
+    def build(order):
+        rows = tf.data.Dataset.from_tensor_slices(order).batch(256).map(
+            lambda index: tuple(tf.gather(a, index) for a in arrays) if labels is not None
+            else tf.gather(arrays[0], index))
+        return finish(rows.unbatch())
+
+    dataset = finish(tf.data.Dataset.from_tensor_slices(arrays if labels is not None else arrays[0]))
+    return reorderable(dataset, len(images), build)
 
 
 def _check_positive_int(name, value, allow_none=False):
@@ -155,7 +201,9 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
       start_epoch: first epoch to produce (the epoch a resumed run starts at).
       num_epochs: epoch index to stop before (Keras `epochs`).
       steps_per_epoch: optional cap on batches per epoch.
-      shuffle_buffer: elements in the shuffle buffer; default: all of them if they fit in 256 MiB.
+      shuffle_buffer: elements in the shuffle buffer; default: all of them if they fit in 256 MiB. A
+        dataset declared `reorderable` whose examples do not all fit is read in a permutation of
+        `(seed, epoch)` instead (no buffer).
       start_step: batches of `start_epoch` already trained (0 <= start_step < steps); the stream
         then holds `(num_epochs - start_epoch) * steps - start_step` batches.
 
@@ -189,10 +237,17 @@ def training_batches(dataset, batch_size, *, num_examples, seed, start_epoch=0, 
         raise DataError(f"start_step={start_step!r}; expected an integer in [0, {steps}) inside an epoch to train")
     buffer = int(shuffle_buffer) if shuffle_buffer else default_shuffle_buffer(dataset, num_examples)
     run_seed = tf.constant(int(seed), tf.int64)
+    # A buffer that holds every example shuffles uniformly (and keeps the orders of recorded runs);
+    # a smaller one over a reorderable dataset gives way to a full permutation of its elements.
+    reorder = _REORDERABLE.get(dataset) if buffer < num_examples else None
 
     def one_epoch(epoch):
         tf.random.set_seed(_EPOCH_GRAPH_SEED)  # graph-level only: we are tracing, not executing eagerly
-        shuffled = dataset.shuffle(buffer, seed=epoch_seed(run_seed, epoch), reshuffle_each_iteration=True)
+        if reorder is not None:
+            count, build = reorder
+            shuffled = build(epoch_order(run_seed, epoch, count))
+        else:
+            shuffled = dataset.shuffle(buffer, seed=epoch_seed(run_seed, epoch), reshuffle_each_iteration=True)
         # repeat(): a safety net only. The first pass holds >= steps * batch_size elements unless some
         # went missing at run time; then the epoch goes on into a second (reshuffled) pass.
         return shuffled.repeat().batch(batch_size, drop_remainder=True).take(steps)

@@ -14,6 +14,8 @@ from gan_tf.data.base import DataError, DataInfo, SourceUnavailable
 
 _MODULES = {m.NAME: m for m in (mnist, fashion_mnist, celeba, images)}
 DATASETS = tuple(_MODULES)
+# The sources that read `data_dir`: with a data_dir and source "auto", only these are tried.
+_SOURCES_READING_DATA_DIR = ("files", "tfds")
 # Which sources this process has already reported: a run loads its data again for the
 # evaluation's reference statistics, and the same lines a second time only add noise.
 _REPORTED = set()
@@ -78,6 +80,13 @@ def _no_source_error(name, split, source, tried, module):
     return DataError(f"{what} provide {name} ({split}). Tried:\n{lines}\nTo provide the data: {module.HOW_TO}")
 
 
+def _unusable_data_dir_error(name, split, data_dir, tried, module):
+    lines = "\n".join(f"  - {s}: {reason}" for s, reason in tried)
+    return DataError(f"data_dir {data_dir!r} holds no usable {name} data ({split}); expected the data there, since "
+                     f"data_dir was given (without it, other sources are tried). Tried:\n{lines}\n"
+                     f"To provide the data: {module.HOW_TO}")
+
+
 def load(name, split="train", source="auto", data_dir=None, with_labels=False, return_info=False,
          image_size=None, channels=None, strict=False):
     """Loads a dataset as unbatched float32 images in [-1, 1], from the first source that has it.
@@ -86,7 +95,9 @@ def load(name, split="train", source="auto", data_dir=None, with_labels=False, r
       name: one of `DATASETS`: "mnist", "fashion_mnist", "celeba", "images".
       split: a split of that dataset ("train", "test", ...; see the dataset's module).
       source: "auto" (try `sources(name)[1:]` in order) or one of them.
-      data_dir: folder (or, for celeba/images, a .zip) holding the data; must exist when given.
+      data_dir: folder (or, for celeba/images, a .zip) holding the data; must exist when given. With
+        `source="auto"` the data must then come from it (files, or TFDS data prepared there): an
+        unusable data_dir is an error, not a fall-back to a download or the bundled default.
       with_labels: yield `(image, int32 label)` pairs; an error for datasets without labels.
       return_info: also return a `DataInfo`.
       image_size: int or (height, width) to resize to; default: the dataset's own (28 for the MNISTs,
@@ -106,6 +117,10 @@ def load(name, split="train", source="auto", data_dir=None, with_labels=False, r
     channels = channels or getattr(module, "DEFAULT_CHANNELS", None)
     data_dir = os.fspath(data_dir) if data_dir is not None else None
     order = module.SOURCES if source == "auto" else (source,)
+    if data_dir is not None and source == "auto":
+        # An explicit data_dir is where the data must come from: falling back to a download or the
+        # bundled default would train on other data than the user asked for.
+        order = tuple(s for s in order if s in _SOURCES_READING_DATA_DIR)
     tried = []
     loaded = None
     report = logging.debug if (name, split, source, data_dir) in _REPORTED else logging.info
@@ -122,6 +137,8 @@ def load(name, split="train", source="auto", data_dir=None, with_labels=False, r
         used = candidate
         break
     if loaded is None:
+        if data_dir is not None and source == "auto":
+            raise _unusable_data_dir_error(name, split, data_dir, tried, module)
         raise _no_source_error(name, split, source, tried, module)
 
     log = logging.warning if (data_dir and used != "files") else report

@@ -43,6 +43,15 @@ _ADAM_BETA = (lambda value: 0.0 <= value < 1.0), "a value in [0, 1)"
 _PROBABILITY = (lambda value: 0.0 <= value <= 1.0), "a probability in [0, 1]"
 
 
+# A documented cap, checked at parse time, so that a typo (--latent_dim=1000000000) is refused before
+# a kernel of latent_dim x (first layer) floats is allocated: 8x the largest latent of published image
+# GANs (StyleGAN's 512; DCGAN 100, BigGAN 120-128). At the cap the DCGAN generator's first layer holds
+# 4,096 x 6,272 weights on 28x28 at width 32 (100 MB, with Adam's moments 300 MB).
+MAX_LATENT_DIM = 4096
+_LATENT_DIM = ((lambda value: 1 <= value <= MAX_LATENT_DIM),
+               f"a positive integer <= {MAX_LATENT_DIM:,} (the documented cap: 8x StyleGAN's 512)")
+
+
 def _is_augment_policy(value):
     if value == "none":
         return True
@@ -75,7 +84,7 @@ class ExperimentConfig:
     steps_per_epoch: int = option(0, "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
                                   check=_OFF_OR_MORE, recipe=True)
     batch_size: int = option(64, "Global batch size (split across replicas).", check=_POSITIVE, recipe=True)
-    latent_dim: int = option(100, "Size of the generator's noise vector.", check=_POSITIVE, recipe=True)
+    latent_dim: int = option(100, "Size of the generator's noise vector.", check=_LATENT_DIM, recipe=True)
     architecture: str = option(
         "dcgan", "Networks: dcgan (Radford et al. 2016), resnet (residual, no normalisation in D; after SNGAN and "
         "R3GAN) or mlp (fully connected).", choices=choices.ARCHITECTURES, recipe=True)

@@ -16,8 +16,21 @@ PADDING, OUT_OF_VOCABULARY = 0, 1
 SEQUENCE_LENGTH = 12
 
 
+# Messages quote at most this many characters of a prompt, and name at most this many unknown words:
+# a prompt of 9,000 words is not echoed back whole.
+SHOWN_CHARACTERS = 80
+SHOWN_WORDS = 10
+
+
 class PromptError(ValueError):
     """A prompt the text encoder cannot read: empty, too long, or with unknown words."""
+
+
+def shown(prompt):
+    """`prompt` quoted for a message: whole when short, else its beginning and its length."""
+    if not isinstance(prompt, str) or len(prompt) <= SHOWN_CHARACTERS:
+        return repr(prompt)
+    return f"{prompt[:SHOWN_CHARACTERS]!r}... ({len(prompt):,} characters)"
 
 
 class Vocabulary:
@@ -76,23 +89,26 @@ class Vocabulary:
     def check(self, prompt):
         """Raises `PromptError` unless every word of `prompt` is known and it fits; returns its words."""
         if not isinstance(prompt, str):
-            raise PromptError(f"prompt={prompt!r}: expected a string.")
+            raise PromptError(f"prompt={shown(prompt)}: expected a string.")
         words = standardize(prompt)
         if not words:
             raise PromptError(
-                f"prompt={prompt!r} is empty (no letters or digits): expected a description such as "
+                f"prompt={shown(prompt)} is empty (no letters or digits): expected a description such as "
                 "'a handwritten seven'."
             )
         unknown = list(dict.fromkeys(w for w in words if w not in self._known))
         if unknown:
+            listed = ", ".join(repr(w[:SHOWN_CHARACTERS]) for w in unknown[:SHOWN_WORDS])
+            if len(unknown) > SHOWN_WORDS:
+                listed += f" and {len(unknown) - SHOWN_WORDS:,} more"
             raise PromptError(
-                f"prompt={prompt!r}: unknown word{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(repr(w) for w in unknown)}; the text encoder only knows the "
+                f"prompt={shown(prompt)}: unknown word{'s' if len(unknown) > 1 else ''} "
+                f"{listed}; the text encoder only knows the "
                 f"{len(self.words)} words of its training captions: {', '.join(sorted(self.words))}."
             )
         if len(words) > self.sequence_length:
             raise PromptError(
-                f"prompt={prompt!r} has {len(words)} words: expected at most {self.sequence_length}, "
+                f"prompt={shown(prompt)} has {len(words):,} words: expected at most {self.sequence_length}, "
                 "the longest caption the text encoder reads."
             )
         return words

@@ -174,6 +174,20 @@ def test_bad_interpolation_input_gets_one_clear_line(run, args, message, text_ru
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.parametrize("run, prompt, message", [
+    ("text", "a " * 9000, r"prompt='a a a .*'\.\.\. \(18,000 characters\) has 9,000 words: expected at most 12"),
+    ("text", " ".join(f"zebra{i}" for i in range(9000)),
+     r"unknown words 'zebra0', .*'zebra9' and 8,990 more; the text encoder only knows"),
+    ("class", "seven " * 9000, r"--prompt='seven seven .*'\.\.\. \(54,000 characters\): run .* is conditioned"),
+])
+def test_a_very_long_prompt_is_not_echoed_whole(run, prompt, message, text_run, class_run, tmp_path, capsys):
+    run_dir = {"text": text_run, "class": class_run}[run]
+    status = generate.main(["--run_dir", run_dir, "--out", str(tmp_path / "x.png"), "--prompt", prompt])
+    error = capsys.readouterr().err
+    assert status == 1 and __import__("re").search(message, error), error[:2000]
+    assert len(error) < 1000
+
+
 # ------------------------------------------------------------------ without TensorFlow
 @pytest.fixture
 def no_tensorflow(tmp_path):
@@ -210,6 +224,9 @@ def test_help_lists_the_flags_without_tensorflow(no_tensorflow, tmp_path):
     ([], "Flag --run_dir must have a value"),
     (["--run_dir", "CLASS", "--label", "10"], "--label=10 is out of range"),
     (["--run_dir", "TEXT", "--prompt", "a zebra"], "unknown word 'zebra'"),
+    # 1.5 TB of images: refused before TensorFlow starts, let alone allocates them.
+    (["--run_dir", "CLASS", "--label", "1", "--n", "100000000"], "--n=100000000: 100,000,000 images of 28x28x1 "
+                                                                 "need about 1,489.6 GB to draw and lay out"),
     (["--run_dir", "CLASS", "--interpolate", "3", "--label", "1", "--gif", "--out", "x.png"], "expected a .gif"),
 ])
 def test_argument_errors_answer_without_tensorflow(args, message, no_tensorflow, class_run, text_run, tmp_path):

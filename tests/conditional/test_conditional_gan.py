@@ -83,15 +83,36 @@ def test_acgan_class_loss_is_cross_entropy():
     np.testing.assert_allclose(losses.auxiliary_classifier_loss(logits, labels).numpy(), expected, rtol=1e-6)
 
 
-def test_mode_seeking_loss_is_inverse_distance_ratio():
+def _authors_mode_seeking(images_1, images_2, noise_1, noise_2, eps=1e-5):
+    # MSGAN's code (HelenMao/MSGAN, DCGAN-Mode-Seeking/model.py): one ratio of batch means.
+    lz = np.mean(np.abs(images_2 - images_1)) / np.mean(np.abs(noise_2 - noise_1))
+    return 1 / (lz + eps)
+
+
+def test_mode_seeking_loss_is_the_inverse_of_one_batch_distance_ratio():
     images_1 = np.zeros((2, 2, 2, 1), np.float32)
     images_2 = np.stack([np.full((2, 2, 1), 0.5), np.zeros((2, 2, 1))]).astype(np.float32)
     noise_1 = np.zeros((2, 4), np.float32)
     noise_2 = np.array([[1, 1, 1, 1], [2, -2, 2, -2]], np.float32)
-    # pair 0: image distance 0.5, noise distance 1 -> 1 / 0.5; pair 1: identical images -> 1 / eps.
-    expected = [1 / (0.5 + 1e-5), 1 / 1e-5]
-    np.testing.assert_allclose(losses.mode_seeking_loss(images_1, images_2, noise_1, noise_2).numpy(), expected,
-                               rtol=1e-5)
+    # mean |ΔI| = 0.25, mean |Δz| = 1.5: 1 / (1/6 + eps), not the mean of per-pair inverses.
+    np.testing.assert_allclose(losses.mode_seeking_loss(images_1, images_2, noise_1, noise_2).numpy(),
+                               1 / (0.25 / 1.5 + 1e-5), rtol=1e-6)
+
+
+def test_a_few_collapsed_pairs_do_not_drown_the_mode_seeking_loss():
+    # The case: 8 of 64 pairs collapsed (identical images for different noise).
+    rng = np.random.RandomState(0)
+    images_1 = rng.uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    images_2 = rng.uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    images_2[:8] = images_1[:8]
+    noise_1, noise_2 = rng.normal(size=(2, 64, 16)).astype(np.float32)
+    loss = losses.mode_seeking_loss(images_1, images_2, noise_1, noise_2).numpy()
+    expected = _authors_mode_seeking(images_1, images_2, noise_1, noise_2)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert loss < 2  # 56 healthy pairs: |ΔI| ≈ 2/3, |Δz| ≈ 1.13 → about 1.94
+    # Per-pair ratios, inverted and averaged, would give 8/64 · 1e5 ≈ 12,500.
+    pair_ratio = (np.abs(images_1 - images_2).reshape(64, -1).mean(1) / np.abs(noise_1 - noise_2).mean(1))
+    assert np.mean(1 / (pair_ratio + 1e-5)) > 1e4
 
 
 def test_acgan_class_loss_trains_the_class_head():
@@ -249,14 +270,17 @@ def _mirrored():
     return distribute.make_strategy("mirrored")
 
 
-def test_class_gan_on_two_replicas_trains_like_one_device():
+@pytest.mark.parametrize("mode_seeking_weight", [0.0, 1.0])
+def test_class_gan_on_two_replicas_trains_like_one_device(mode_seeking_weight):
     # Losses over the global batch, synchronized BatchNorm: 2 replicas × 10 examples
-    # must give the weights of 1 device × 20 examples.
+    # must give the weights of 1 device × 20 examples; the mode-seeking ratio is one
+    # of global-batch means.
     images, labels = _batch(40)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(20, drop_remainder=True)
-    one = _tiny_gan("projection")
+    seeking = {"mode_seeking_weight": mode_seeking_weight}
+    one = _tiny_gan("projection", conditioning_kwargs=seeking)
     one.fit(dataset, epochs=1, verbose=0)
-    two = _tiny_gan("projection", _mirrored())
+    two = _tiny_gan("projection", _mirrored(), conditioning_kwargs=seeking)
     history = two.fit(dataset, epochs=1, verbose=0)
     for a, b in zip(_weights(one), _weights(two)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

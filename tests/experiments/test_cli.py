@@ -77,6 +77,8 @@ def test_help_of_another_recipe_shows_that_recipes_defaults(tmp_path, no_tensorf
     (["--r1_gamma=nan"], "flag --r1_gamma=nan: expected a finite value >= 0"),
     (["--time_budget=-1"], "flag --time_budget=-1.0: expected a finite number of minutes >= 0"),
     (["--seed=-3"], "flag --seed=-3: expected an integer >= 0"),
+    (["--latent_dim=1000000000"], "flag --latent_dim=1000000000: expected a positive integer <= 4,096 (the "
+                                  "documented cap"),  # refused before a 1e9-row kernel is allocated
     (["--augment=translation,blur"], "expected \"none\" or a comma-separated subset of color, translation, cutout"),
     (["--recipe=fancy"], "flag --recipe=fancy: expected one of modern, dcgan2016"),
     (["--conditional=acgan", "--text"], "error: --text with --conditional=acgan"),  # a combination
