@@ -151,7 +151,7 @@ def config_from_flags(module, flag_values=flags.FLAGS):
         refused["recipe"] = "the recipes are sets of GAN techniques"
     if refused:
         raise ValueError("\n".join(
-            f"--{name} does not apply to python -m gan_tf.experiments.{module.NAME}: {why}; leave it out "
+            f"--{name} does not apply to the {module.NAME} experiment: {why}; leave it out "
             "(--help lists this experiment's flags)." for name, why in refused.items()))
     values = recipes.layered_values(flag_values["recipe"].value, module.DEFAULTS,
                                     getattr(module, "RECIPE_DEFAULTS", None), given)

@@ -196,11 +196,11 @@ def test_vae_help_lists_its_own_flags_and_none_of_the_gans_without_tensorflow(tm
 
 
 @pytest.mark.parametrize("experiment, args, message", [
-    ("vae", ["--loss=hinge"], "--loss does not apply to python -m gan_tf.experiments.vae: a VAE has no discriminator"),
+    ("vae", ["--loss=hinge"], "--loss does not apply to the vae experiment: a VAE has no discriminator"),
     ("vae", ["--augment=translation"], "--augment does not apply"),
-    ("vae", ["--recipe=dcgan2016"], "--recipe does not apply to python -m gan_tf.experiments.vae"),
+    ("vae", ["--recipe=dcgan2016"], "--recipe does not apply to the vae experiment"),
     ("vae", ["--g_lr=0.001"], "its one optimizer takes --vae_lr"),
-    ("mnist", ["--kl_weight=2"], "--kl_weight does not apply to python -m gan_tf.experiments.mnist"),
+    ("mnist", ["--kl_weight=2"], "--kl_weight does not apply to the mnist experiment"),
     ("vae", ["--vae_lr=0"], "flag --vae_lr=0.0: expected a positive, finite learning rate"),
 ])
 def test_flags_of_the_other_model_are_refused_by_name_without_tensorflow(tmp_path, no_tensorflow, experiment, args,
