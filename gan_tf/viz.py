@@ -26,7 +26,8 @@ RUN_GRID_GAP = 2  # pixels between the tiles of a run's sample grids
 MAX_GIF_FRAMES = 50
 EPOCH_GRID = re.compile(r"epoch_(\d+)\.png$")
 # metrics.jsonl keys that are bookkeeping, not curves.
-_NOT_CURVES = ("epoch", "step", "seconds", "ms_per_step", "images_per_second")
+_NOT_CURVES = ("epoch", "step", "seconds", "ms_per_step", "images_per_second",
+               "steps_into_epoch", "training_seconds")  # the last two: a --time_budget stop's record
 
 
 def image_grid(images, columns=None, gap=0, upscale=1, gap_value=GAP_VALUE):
