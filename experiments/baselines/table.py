@@ -5,6 +5,8 @@
 Reads, for each data set (mnist, fashion_mnist):
   GAN, the default recipe's 10-minute record:  experiments/recipes/<data set>_modern_10min/eval.json, results.json
   VAE, this folder's 10-minute record:         experiments/baselines/vae_<data set>_10min/eval.json, results.json
+  VAE, that run continued to 5 epochs (Fashion-MNIST only; a row when present):
+                                               experiments/baselines/vae_<data set>_5epochs/eval.json, results.json
 eval.json is what `python -m gan_tf.evaluate --run_dir RUN` wrote (10,000 samples, the shipped classifier's
 features); results.json is what `python experiments/record_run.py` wrote (steps, speed, the VAE's last held-out
 PSNR/SSIM). When the GAN records are made again with a new default recipe, rerun this script.
@@ -16,10 +18,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS = os.path.dirname(HERE)
 DATASETS = ("mnist", "fashion_mnist")
-# The records compared: (label, directory of eval.json and results.json) per data set.
+# The records compared: (label, directory of eval.json and results.json per data set, required).
 RECORDS = (
-    ("GAN (default recipe)", lambda dataset: os.path.join(EXPERIMENTS, "recipes", f"{dataset}_modern_10min")),
-    ("VAE", lambda dataset: os.path.join(HERE, f"vae_{dataset}_10min")),
+    ("GAN (default recipe), 10 min", lambda dataset: os.path.join(EXPERIMENTS, "recipes", f"{dataset}_modern_10min"),
+     True),
+    ("VAE, 10 min", lambda dataset: os.path.join(HERE, f"vae_{dataset}_10min"), True),
+    ("VAE, same run continued to 5 epochs", lambda dataset: os.path.join(HERE, f"vae_{dataset}_5epochs"), False),
 )
 # Columns: (heading, metric name without the "_<dataset>_classifier" suffix).
 METRICS = (("FD", "fd"), ("KID", "kid"), ("IS", "is"), ("precision", "precision"), ("recall", "recall"))
@@ -42,7 +46,9 @@ def rows(dataset):
     suffix = f"_{dataset}_classifier"
     found = []
     floor = None
-    for label, directory in RECORDS:
+    for label, directory, required in RECORDS:
+        if not required and not os.path.isdir(directory(dataset)):
+            continue
         evaluation = _read(directory(dataset), "eval.json")
         results = _read(directory(dataset), "results.json")
         metrics = evaluation["metrics"]
