@@ -20,8 +20,8 @@ images are: ~0.05 for a generator that does not copy, up to 1.0 for one that doe
 see `gan_tf.metrics.nearest`) and the classifier's class histogram of the samples,
 under "nearest" in `<run_dir>/eval.json` (its other entries are kept).
 
-A VAE run (`python -m gan_tf.experiments.vae`) is scored the same way, on images its decoder
-draws from z ~ N(0, I).
+A VAE run (trained by the `vae` experiment, see docs/vae.md) is scored the same way, on the
+images its decoder draws from z ~ N(0, I).
 """
 import json
 import os
@@ -87,13 +87,14 @@ def check_run_dir(run_dir):
 
 
 def _model_of(run_dir):
-    """What a run trained, "gan" or "vae", from its config.json (runs before the VAE: "gan")."""
-    from gan_tf.experiments import run_record
-
+    """What a run trained, "gan" or "vae", from its config.json (runs before the VAE, or a record that
+    cannot be read: "gan"; restoring the run reports what is wrong with it)."""
     try:
-        return run_record.read(run_dir)["flags"].get("model", "gan")
-    except run_record.RunRecordError as error:
-        raise EvaluateError(str(error)) from None
+        with open(os.path.join(run_dir, "config.json")) as f:
+            flags_ = json.load(f).get("flags", {})
+        return flags_.get("model", "gan") if isinstance(flags_, dict) else "gan"
+    except (OSError, ValueError, AttributeError):
+        return "gan"
 
 
 def _restore_checked(run_dir, checkpoint):
