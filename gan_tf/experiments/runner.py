@@ -301,6 +301,9 @@ HELD_OUT_IMAGES = 2000
 
 def _held_out_evaluation(config):
     """The VAE's `HeldOutEvaluation` on the test split, or None (with a warning) for data without one."""
+    if "test" not in gan_data.splits(config.dataset):  # `images`: one split, every file
+        logging.warning("No held-out PSNR/SSIM: dataset %r has no test split.", config.dataset)
+        return None
     try:
         held_out = gan_data.load(config.dataset, split="test", source=config.data_source,
                                  data_dir=config.data_dir or None, image_size=config.image_size or None,

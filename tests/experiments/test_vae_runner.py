@@ -186,3 +186,19 @@ def test_evaluate_scores_the_vaes_samples(vae_run, tmp_path):
     assert {"precision_mnist_classifier", "recall_mnist_classifier", "is_mnist_classifier"} <= set(record["metrics"])
     with pytest.raises(evaluate_cli.EvaluateError, match="is a VAE"):
         evaluate_cli.evaluate(out_dir, raw=True, verbose=False)
+
+
+def test_a_vae_on_data_without_a_test_split_trains_without_held_out_scores(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    config = ExperimentConfig(model="vae", dataset="images", data_dir=str(folder), image_size=16, channels=3,
+                              reconstruction="gaussian", out_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=1,
+                              batch_size=8, latent_dim=4, width=4, sample_grid=4, verbose=0).validate()
+    run(config)
+    (record,) = _records(str(tmp_path / "run"))
+    assert "loss" in record and not any(key.startswith("val_") for key in record)
