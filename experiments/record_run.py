@@ -18,6 +18,12 @@ import shutil
 import statistics
 
 
+# The last epoch's logged values kept in results.json, for each kind of model (the VAE's with
+# the PSNR/SSIM of its held-out reconstructions).
+FINAL_KEYS = {"gan": ("d_loss", "g_loss", "d_real", "d_fake"),
+              "vae": ("loss", "reconstruction", "kl", "val_loss", "val_psnr", "val_ssim")}
+
+
 def cpu_model():
     """The CPU's model name (/proc/cpuinfo), else what platform reports."""
     try:
@@ -63,7 +69,7 @@ def main():
         "training_seconds": epochs[-1].get("training_seconds") or sum(e["seconds"] for e in completed),
         "median_ms_per_step": statistics.median(e["ms_per_step"] for e in completed),
         "median_images_per_second": statistics.median(e["images_per_second"] for e in completed),
-        "final": {k: epochs[-1][k] for k in ("d_loss", "g_loss", "d_real", "d_fake")},
+        "final": {k: epochs[-1][k] for k in FINAL_KEYS[config["flags"].get("model", "gan")] if k in epochs[-1]},
         "evaluation": evaluation,
     }
     os.makedirs(args.dest, exist_ok=True)
@@ -84,6 +90,8 @@ def main():
         ("median images/s", f"{results['median_images_per_second']:.0f}"),
         ("peak memory (RSS)", f"{args.peak_rss_mb:.0f} MB" if args.peak_rss_mb else "not measured"),
     ]
+    rows += [(f"held-out {name[len('val_'):].upper()} (last epoch)", f"{results['final'][name]:.4g}")
+             for name in ("val_psnr", "val_ssim") if name in results["final"]]
     rows += [(name, f"{value:.4g} (real-data floor {evaluation['real_data_floor'][name]:.4g})")
              for name, value in evaluation.get("metrics", {}).items()]
     table = "| quantity | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

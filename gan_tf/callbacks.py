@@ -16,6 +16,12 @@ import tensorflow as tf
 from gan_tf import viz
 
 
+def training_step(model):
+    """The training steps a model has taken: its optimizer's iterations (a GAN's `optimizer` is
+    its generator's, which steps once per training step; a VAE has one optimizer)."""
+    return int(model.optimizer.iterations.numpy())
+
+
 class NonFiniteLossError(RuntimeError):
     """A loss or penalty became NaN or infinite."""
 
@@ -32,7 +38,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             value = np.asarray(value, dtype=np.float64)
             if not np.all(np.isfinite(value)):
-                step = int(self.model.g_optimizer.iterations.numpy())
+                step = training_step(self.model)
                 raise NonFiniteLossError(
                     f"{key} is {value.ravel()[0]} at training step {step}; training stopped and "
                     "no checkpoint was written for it. Try a lower learning rate or another loss."
@@ -109,7 +115,7 @@ class SampleGrid(keras.callbacks.Callback):
         viz.save_image(grid, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"))
         if self.writer is not None:
             with self.writer.as_default():
-                tf.summary.image("samples", grid[None], step=int(self.model.g_optimizer.iterations.numpy()))
+                tf.summary.image("samples", grid[None], step=training_step(self.model))
             self.writer.flush()
 
     def on_train_end(self, logs=None):
@@ -131,6 +137,14 @@ TAGS = {
     "augment_p": "augment/p",
     "images_per_second": "speed/images_per_second",
     "ms_per_step": "speed/ms_per_step",
+    # The VAE's negative-ELBO terms, and those of its held-out reconstructions (`HeldOutEvaluation`).
+    "reconstruction": "loss/reconstruction",
+    "kl": "loss/kl",
+    "val_loss": "held_out/loss",
+    "val_reconstruction": "held_out/reconstruction",
+    "val_kl": "held_out/kl",
+    "val_psnr": "held_out/psnr",
+    "val_ssim": "held_out/ssim",
 }
 
 # Charts of the Custom Scalars dashboard: title -> tag regex. Scalars that are read
@@ -140,6 +154,8 @@ CHARTS = (
     ("discriminator output: real and fake", r"discriminator/.*"),
     ("learning rates", r"optimizer/.*_lr$"),
     ("augmentation probability", r"augment/p$"),
+    ("VAE: reconstruction and KL (nats per image)", r"(loss|held_out)/(reconstruction|kl)$"),
+    ("VAE: held-out PSNR (dB)", r"held_out/psnr$"),
     ("images per second", r"speed/images_per_second$"),
 )
 
@@ -206,14 +222,16 @@ class TensorBoardLogger(keras.callbacks.Callback):
     # The optimizers' current values: a schedule or a learning-rate callback may change them.
     def _learning_rates(self):
         rates = {}
-        for tag, name in (("optimizer/d_lr", "d_optimizer"), ("optimizer/g_lr", "g_optimizer")):
+        names = ((("optimizer/d_lr", "d_optimizer"), ("optimizer/g_lr", "g_optimizer"))
+                 if hasattr(self.model, "g_optimizer") else (("optimizer/lr", "optimizer"),))  # a VAE's one
+        for tag, name in names:
             optimizer = getattr(self.model, name, None)
             if optimizer is not None:
                 rates[tag] = _scalar(keras.ops.convert_to_numpy(optimizer.learning_rate))
         return rates
 
     def on_train_begin(self, logs=None):
-        self._step = int(self.model.g_optimizer.iterations.numpy())
+        self._step = training_step(self.model)
         self._interval_start = None  # set after this session's first step: tracing is not speed
         self._interval_steps = 0
         self._write_run_description()
@@ -273,9 +291,10 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.train_writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
-        # Epoch means of what the model tracks and the epoch's speed; evaluation metrics
-        # in the same logs are EvaluationCallback's to write.
-        keys = list(getattr(self.model, "trackers", {})) + ["images_per_second", "ms_per_step"]
+        # Epoch means of what the model tracks, of its held-out evaluation (val_*, a VAE's) and
+        # the epoch's speed; evaluation metrics in the same logs are EvaluationCallback's to write.
+        tracked = list(getattr(self.model, "trackers", {}))
+        keys = tracked + [f"val_{key}" for key in tracked] + ["images_per_second", "ms_per_step"]
         with self._epoch_writer.as_default():
             for key in keys:
                 if key in (logs or {}):
@@ -327,12 +346,43 @@ class MetricsJsonl(keras.callbacks.Callback):
         self.path = path
 
     def on_epoch_end(self, epoch, logs=None):
-        record = {"epoch": epoch + 1, "step": int(self.model.g_optimizer.iterations.numpy())}
+        record = {"epoch": epoch + 1, "step": training_step(self.model)}
         for key, value in (logs or {}).items():
             value = float(np.ravel(value)[0])
             record[key] = value if math.isfinite(value) else str(value)
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+class HeldOutEvaluation(keras.callbacks.Callback):
+    """Adds the model's `evaluate` results on held-out images to each epoch's logs, as `val_<key>`.
+
+    For the VAE: its held-out negative ELBO terms and the PSNR and SSIM of its posterior-mean
+    reconstructions (`gan_tf.vae.VAE.test_step`). Evaluating draws no training noise and
+    changes no variable, so a run evaluated every epoch trains as one that is not.
+    Place it before the writers of the record (`MetricsJsonl`, `TensorBoardLogger`).
+
+    Args:
+      images: held-out images [n, H, W, C] in [-1, 1] (an array or tensor).
+      batch_size: images per evaluation step.
+    """
+
+    def __init__(self, images, batch_size=500):
+        super().__init__()
+        if not len(images):
+            raise ValueError("HeldOutEvaluation needs at least one held-out image.")
+        self.images = images
+        self.batch_size = int(batch_size)
+
+    def evaluate(self, model):
+        """{val_<key>: value} of `model.evaluate` on the held-out images."""
+        batches = tf.data.Dataset.from_tensor_slices(self.images).batch(self.batch_size)
+        results = model.evaluate(batches, verbose=0, return_dict=True)
+        return {f"val_{key}": _scalar(value) for key, value in results.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.evaluate(self.model))
 
 
 class Checkpoint(keras.callbacks.Callback):

@@ -44,9 +44,12 @@ class CheckpointError(RuntimeError):
 def _groups(gan):
     """Named, ordered lists of the variables a checkpoint holds.
 
-    The EMA generator and the adaptive augmentation's state are groups only when the
-    GAN has them, so checkpoints of GANs without them keep their exact contents.
+    A model other than a GAN (the VAE) names its own (`checkpoint_groups()`). The EMA
+    generator and the adaptive augmentation's state are groups only when the GAN has
+    them, so checkpoints of GANs without them keep their exact contents.
     """
+    if hasattr(gan, "checkpoint_groups"):
+        return gan.checkpoint_groups()
     groups = {
         "generator": gan.generator.variables,
         "discriminator": gan.discriminator.variables,
@@ -152,10 +155,10 @@ def read_meta(path):
 
 
 class CheckpointManager:
-    """Saves and restores a compiled `GAN`'s training state in `directory`.
+    """Saves and restores a compiled `GAN`'s (or `VAE`'s) training state in `directory`.
 
     Args:
-      gan: a compiled `gan_tf.GAN` (its optimizers must exist).
+      gan: a compiled `gan_tf.GAN` or `gan_tf.vae.VAE` (its optimizers must exist).
       directory: where the checkpoint files live (see `checkpoint_name`).
       max_to_keep: how many of the newest checkpoints to keep.
       recipe: a JSON-able dict stored in every checkpoint's `__meta__` (the run's recipe).

@@ -28,6 +28,11 @@ TEXT_ENCODERS = ("gru", "attention")
 # (the reference's: colour before the geometric ones).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
 
+# What a run trains: gan_tf.gan.GAN, or gan_tf.vae.VAE (the VAE baseline); and the VAE's
+# pixel likelihoods p(x|z).
+MODELS = ("gan", "vae")
+VAE_RECONSTRUCTIONS = ("bernoulli", "gaussian")
+
 # gan_tf.distribute: strategies, precision policies and XLA settings.
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")

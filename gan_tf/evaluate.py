@@ -19,6 +19,9 @@ score (the share of samples closer to the training set than 95% of held-out real
 images are: ~0.05 for a generator that does not copy, up to 1.0 for one that does;
 see `gan_tf.metrics.nearest`) and the classifier's class histogram of the samples,
 under "nearest" in `<run_dir>/eval.json` (its other entries are kept).
+
+A VAE run (trained by the `vae` experiment, see docs/vae.md) is scored the same way, on the
+images its decoder draws from z ~ N(0, I).
 """
 import json
 import os
@@ -83,6 +86,17 @@ def check_run_dir(run_dir):
         raise EvaluateError(str(error)) from None
 
 
+def _model_of(run_dir):
+    """What a run trained, "gan" or "vae", from its config.json (runs before the VAE, or a record that
+    cannot be read: "gan"; restoring the run reports what is wrong with it)."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            flags_ = json.load(f).get("flags", {})
+        return flags_.get("model", "gan") if isinstance(flags_, dict) else "gan"
+    except (OSError, ValueError, AttributeError):
+        return "gan"
+
+
 def _restore_checked(run_dir, checkpoint):
     try:
         return _restore_gan(run_dir, checkpoint)
@@ -131,6 +145,10 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       raw: score the raw generator, not the EMA generator (default output `eval_raw.json`).
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
+    model = _model_of(run_dir)
+    if raw and model == "vae":
+        raise EvaluateError(f"--raw: run {run_dir!r} is a VAE, whose decoder has no EMA copy to tell apart "
+                            "from a raw one; leave --raw out.")
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise EvaluateError(f"--output={output!r}: the directory {os.path.dirname(os.path.abspath(output))!r} "
                             "does not exist (checked before computing anything).")
@@ -164,7 +182,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "dataset": dataset,
         "data_source": data_source,
         "num_samples": num_samples,
-        "generator": "ema" if getattr(gan, "ema_generator", None) is not None and not raw else "raw",
+        "model": model,
+        "generator": ("decoder" if model == "vae" else
+                      "ema" if getattr(gan, "ema_generator", None) is not None and not raw else "raw"),
         "floor_num_test_images": floor_samples,
         "seed": seed,
         "metrics": metrics,

@@ -4,6 +4,7 @@
     python -m gan_tf.generate --run_dir runs/mnist_projection --label 7 --n 16 --out seven.png
     python -m gan_tf.generate --run_dir runs/mnist --n 64 --out samples.png      # unconditional run
     python -m gan_tf.generate --run_dir runs/mnist --interpolate 10 --out walk.png [--linear] [--gif]
+    python -m gan_tf.generate --run_dir runs/vae_mnist --n 64 --out samples.png  # a VAE run: decoded z ~ N(0, I)
 
 Text runs take `--prompt`, class-conditional runs `--label`, unconditional runs neither.
 
@@ -195,6 +196,13 @@ def _check_output(out, checkpoint, suffix):
         raise GenerateError(f"--checkpoint={checkpoint!r} is not a file.")
 
 
+def check_raw(run_dir, record, raw):
+    """`--raw` asks for a GAN's raw generator: refused for a VAE run, whose decoder has no EMA copy."""
+    if raw and record["flags"].get("model", "gan") == "vae":
+        raise GenerateError(f"--raw: run {run_dir!r} is a VAE, whose decoder has no EMA copy to tell apart from "
+                            "a raw one; leave --raw out.")
+
+
 def _check_layout(gap, upscale):
     for name, value, low in (("--gap", gap, 0), ("--upscale", upscale, 1)):
         if value < low:
@@ -252,6 +260,7 @@ def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0
     """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
     record = read_run(run_dir)
     what = check_request(run_dir, record, prompt, label, n)
+    check_raw(run_dir, record, raw)
     _check_output(out, checkpoint, ".png")
     _check_layout(gap, upscale)
     _check_memory(n, record, upscale, gap, f"--n={n}")
@@ -260,8 +269,11 @@ def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0
     from gan_tf.experiments.runner import restore_gan
 
     gan, _ = restore_gan(run_dir, checkpoint=checkpoint)
-    images = gan.generate(n, seed=seed, batch_size=SAMPLING_CHUNK, labels=label, prompts=prompt,
-                          use_ema=not raw).numpy()
+    # Only the options a request uses: a VAE's generate takes none of them.
+    options = {key: value for key, value in (("labels", label), ("prompts", prompt)) if value is not None}
+    if raw:
+        options["use_ema"] = False
+    images = gan.generate(n, seed=seed, batch_size=SAMPLING_CHUNK, **options).numpy()
     viz.save_grid(images, out, columns=math.ceil(math.sqrt(n)), gap=gap, upscale=upscale)
     print(f"Wrote {out}: {n} images for {what} from {run_dir}.")
     return images
@@ -286,6 +298,7 @@ def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=
     """
     record = read_run(run_dir)
     kind, what = check_interpolation(run_dir, record, steps, rows, labels, prompts)
+    check_raw(run_dir, record, raw)
     _check_output(out, checkpoint, ".gif" if gif else ".png")
     _check_layout(gap, upscale)
 
@@ -346,6 +359,7 @@ def main(argv=None):
             label, prompt = _single(args.label, "--label"), _single(args.prompt, "--prompt")
             check_request(args.run_dir, record, prompt, label, args.n)
             _check_output(args.out, args.checkpoint, ".png")
+        check_raw(args.run_dir, record, args.raw)
         _check_layout(args.gap, args.upscale)
         if not args.interpolate:
             _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")

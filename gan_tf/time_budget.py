@@ -12,6 +12,8 @@ import time
 import keras
 import numpy as np
 
+from gan_tf.callbacks import training_step
+
 # Read through the module at each call, so that a test can replace it by a fake clock.
 clock = time.monotonic
 
@@ -39,7 +41,7 @@ class BudgetReached(Exception):
 
 def epoch_record(model, epoch_number, logs):
     """The `metrics.jsonl` record of one epoch (as `callbacks.MetricsJsonl` writes it)."""
-    record = {"epoch": int(epoch_number), "step": int(model.g_optimizer.iterations.numpy())}
+    record = {"epoch": int(epoch_number), "step": training_step(model)}
     for key, value in (logs or {}).items():
         value = float(np.ravel(value)[0])
         record[key] = value if math.isfinite(value) else str(value)

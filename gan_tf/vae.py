@@ -22,9 +22,10 @@ import math
 import keras
 import tensorflow as tf
 
+from gan_tf import choices
 from gan_tf.networks.layers import replica_slice, stateless_normal
 
-RECONSTRUCTIONS = ("bernoulli", "gaussian")
+RECONSTRUCTIONS = choices.VAE_RECONSTRUCTIONS
 _TRAIN_KEYS = ("loss", "reconstruction", "kl")
 _TEST_KEYS = _TRAIN_KEYS + ("psnr", "ssim")
 # Held-out ε is drawn from this fixed seed, never from the training stream: evaluating

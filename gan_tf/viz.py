@@ -26,7 +26,8 @@ RUN_GRID_GAP = 2  # pixels between the tiles of a run's sample grids
 MAX_GIF_FRAMES = 50
 EPOCH_GRID = re.compile(r"epoch_(\d+)\.png$")
 # metrics.jsonl keys that are bookkeeping, not curves.
-_NOT_CURVES = ("epoch", "step", "seconds", "ms_per_step", "images_per_second")
+_NOT_CURVES = ("epoch", "step", "seconds", "ms_per_step", "images_per_second",
+               "steps_into_epoch", "training_seconds")  # the last two: a --time_budget stop's record
 
 
 def image_grid(images, columns=None, gap=0, upscale=1, gap_value=GAP_VALUE):
@@ -198,13 +199,19 @@ def curve_panels(records):
     for record in records:
         keys += [key for key, value in record.items()
                  if key not in keys and key not in _NOT_CURVES and isinstance(value, (int, float))]
-    losses = [key for key in keys if key.endswith("_loss")]
+    losses = [key for key in keys if key.endswith("_loss") and key != "val_loss"]  # val_loss: a VAE's
     penalties = [key for key in keys if key.endswith("_penalty")]
     outputs = [key for key in ("d_real", "d_fake", "d_wrong") if key in keys]
-    grouped = set(losses + penalties + outputs)
+    # A VAE's negative ELBO and its two terms, in training and on held-out images (nats per image).
+    # KL has a panel of its own: it is often a hundredth of the reconstruction term.
+    vae = "kl" in keys
+    elbo = [key for key in ("loss", "reconstruction", "val_loss", "val_reconstruction") if vae and key in keys]
+    kl = [key for key in ("kl", "val_kl") if vae and key in keys]
+    grouped = set(losses + penalties + outputs + elbo + kl)
     # A metric's *_std goes with the metric, as a band, not in a panel of its own.
     others = [key for key in keys if key not in grouped and not (key.endswith("_std") and key[:-4] in keys)]
-    panels = [("losses", losses), ("penalties", penalties), ("discriminator output (mean)", outputs)]
+    panels = [("losses", losses), ("penalties", penalties), ("discriminator output (mean)", outputs),
+              ("negative ELBO and its reconstruction term (nats per image)", elbo), ("KL term (nats per image)", kl)]
     return [(title, group) for title, group in panels if group] + [(key, [key]) for key in others]
 
 

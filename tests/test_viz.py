@@ -192,3 +192,20 @@ def test_a_returned_figure_renders_as_png_for_notebooks(tmp_path):
     figure = viz.plot_losses(str(_metrics(tmp_path / "metrics.jsonl")))
     png = figure._repr_png_()  # what IPython's display calls for a cell's value
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_vae_loss_plot_groups_the_elbo_terms_and_leaves_out_a_budget_stops_bookkeeping():
+    records = [
+        {"epoch": 1, "step": 70, "loss": 120.0, "reconstruction": 95.0, "kl": 25.0, "val_loss": 125.0,
+         "val_reconstruction": 99.0, "val_kl": 26.0, "val_psnr": 18.0, "val_ssim": 0.8, "seconds": 9.0},
+        {"epoch": 2, "step": 90, "loss": 110.0, "reconstruction": 86.0, "kl": 24.0, "val_loss": 115.0,
+         "val_reconstruction": 90.0, "val_kl": 25.0, "val_psnr": 19.0, "val_ssim": 0.85, "steps_into_epoch": 20,
+         "training_seconds": 600.0, "stopped": "time_budget"},
+    ]
+    assert viz.curve_panels(records) == [
+        ("negative ELBO and its reconstruction term (nats per image)",
+         ["loss", "reconstruction", "val_loss", "val_reconstruction"]),
+        ("KL term (nats per image)", ["kl", "val_kl"]),
+        ("val_psnr", ["val_psnr"]),
+        ("val_ssim", ["val_ssim"]),
+    ]

@@ -84,21 +84,22 @@ class ExperimentConfig:
     steps_per_epoch: int = option(0, "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
                                   check=_OFF_OR_MORE, recipe=True)
     batch_size: int = option(64, "Global batch size (split across replicas).", check=_POSITIVE, recipe=True)
-    latent_dim: int = option(100, "Size of the generator's noise vector.", check=_LATENT_DIM, recipe=True)
+    latent_dim: int = option(100, "Size of the generator's noise vector (a VAE's latent code z).", check=_LATENT_DIM,
+                             recipe=True)
     architecture: str = option(
         "dcgan", "Networks: dcgan (Radford et al. 2016), resnet (residual, no normalisation in D; after SNGAN and "
         "R3GAN) or mlp (fully connected).", choices=choices.ARCHITECTURES, recipe=True)
     # Channels of the generator's last hidden layer (the tutorial uses 64).
     width: int = option(32, "Network width: channels of the generator's last hidden layer and the "
-                        "discriminator's first.", check=_POSITIVE, recipe=True)
+                        "discriminator's first (a VAE's decoder and encoder alike).", check=_POSITIVE, recipe=True)
     spectral_norm: bool = option(False, "Spectral normalisation of the discriminator's layers (Miyato et al. 2018).",
                                  recipe=True)
     loss: str = option("non_saturating", "Loss pair (gan_tf.losses).", choices=choices.LOSSES, recipe=True)
     d_lr: float = option(2e-4, "Discriminator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
     g_lr: float = option(2e-4, "Generator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
     # DCGAN's Adam β1: 0.9 makes training oscillate (Radford et al. 2016).
-    beta_1: float = option(0.5, "Adam beta_1 of both optimizers.", check=_ADAM_BETA, recipe=True)
-    beta_2: float = option(0.999, "Adam beta_2 of both optimizers (WGAN-GP uses 0.9; R3GAN 0.99).",
+    beta_1: float = option(0.5, "Adam beta_1 of both optimizers (of a VAE's one).", check=_ADAM_BETA, recipe=True)
+    beta_2: float = option(0.999, "Adam beta_2 of both optimizers (of a VAE's one; WGAN-GP uses 0.9, R3GAN 0.99).",
                            check=_ADAM_BETA, recipe=True)
     d_steps: int = option(1, "Discriminator updates per generator update (5 for WGAN).", check=_POSITIVE, recipe=True)
     gradient_penalty: float = option(0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).", check=_WEIGHT,
@@ -181,6 +182,17 @@ class ExperimentConfig:
                           "directory).")
     verbose: int = option(1, "Terminal output: 0 silent, 1 progress bar, 2 one line per epoch.",
                           choices=(0, 1, 2))
+    # The VAE baseline (python -m gan_tf.experiments.vae) and its own options.
+    model: str = option("gan", "What is trained: gan (gan_tf.GAN), or vae (the VAE baseline, gan_tf.vae.VAE; "
+                        "python -m gan_tf.experiments.vae).", choices=choices.MODELS, recipe=True)
+    kl_weight: float = option(1.0, "VAE: weight beta of the KL term (1 = the ELBO of Kingma & Welling 2014; "
+                              "beta-VAE, Higgins et al. 2017, uses > 1).", check=_WEIGHT, recipe=True)
+    reconstruction: str = option(
+        "bernoulli", "VAE: the decoder's pixel likelihood p(x|z): bernoulli (binary cross-entropy; MNIST-like "
+        "data) or gaussian (squared error, sigma 0.1; grey-level and colour images).",
+        choices=choices.VAE_RECONSTRUCTIONS, recipe=True)
+    vae_lr: float = option(1e-3, "VAE: Adam learning rate of the encoder and decoder (one optimizer).",
+                           check=_LEARNING_RATE, recipe=True)
 
     def validate(self):
         """Raises ValueError naming every bad value; returns self."""
@@ -221,12 +233,22 @@ class ExperimentConfig:
                 f"--mode_seeking_weight={self.mode_seeking_weight} with --conditional=none: the mode-seeking term "
                 "is for conditional runs; expected -1 (auto) or 0."
             )
+        errors += self._model_errors()
         if self.text and self.conditional not in choices.TEXT_CONDITIONING_MODES:
             errors.append(
                 f"--text with --conditional={self.conditional}: expected --conditional=projection or concat "
                 "(how the discriminator reads the caption; ACGAN classifies labels, not captions)."
             )
         return errors
+
+    def _model_errors(self):
+        """Fields of the other kind of model, set away from their defaults: refused, not ignored."""
+        return [
+            f"--{name}={getattr(self, name)!r} with --model={self.model}: {why}; leave it out (expected "
+            f"{FIELDS[name].default!r})."
+            for name, why in foreign_fields(self.model).items()
+            if getattr(self, name) != FIELDS[name].default
+        ]
 
     @property
     def resolved_mode_seeking_weight(self):
@@ -254,6 +276,33 @@ FIELD_CHECKS = {name: field.metadata["check"] for name, field in FIELDS.items() 
 # of them (epochs and the time budget may grow; devices and logging may change).
 RECIPE_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["recipe"])
 HELP = {name: field.metadata["help"] for name, field in FIELDS.items()}
+
+
+# Fields only one kind of model reads, with why the other has no use for them. The other model's
+# experiment leaves them out of its --help, refuses them on its command line and keeps them at
+# their defaults. `recipe` is not among them: every config records the recipe its values started
+# from (a VAE has no recipe of its own, and the presets' fields are all GAN-only).
+_GAN_ONLY = {
+    "a VAE has no discriminator": ("loss", "d_lr", "d_steps", "gradient_penalty", "r1_gamma", "r2_gamma",
+                                   "reg_interval", "weight_clip", "spectral_norm", "augment", "augment_p",
+                                   "ada_target"),
+    "a VAE has no generator optimizer of its own (its one optimizer takes --vae_lr)": ("g_lr",),
+    "a VAE keeps no EMA copy of its decoder": ("ema_kimg", "ema_rampup"),
+    "the VAE is unconditional": ("conditional", "text", "text_encoder", "mismatch_weight", "embedding_dim",
+                                 "class_loss_weight", "mode_seeking_weight"),
+    "the VAE's networks are the DCGAN's stages (gan_tf.networks.vae)": ("architecture",),
+}
+_VAE_ONLY = {"it is a VAE option (python -m gan_tf.experiments.vae)": ("kl_weight", "reconstruction", "vae_lr")}
+MODEL_ONLY_FIELDS = {
+    "gan": {name: why for why, names in _GAN_ONLY.items() for name in names},
+    "vae": {name: why for why, names in _VAE_ONLY.items() for name in names},
+}
+
+
+def foreign_fields(model):
+    """{field: why} of the fields that `model` ("gan" or "vae") does not read."""
+    return {name: why for other, fields in MODEL_ONLY_FIELDS.items() if other != model
+            for name, why in fields.items()}
 
 
 def field_problem(name, value):

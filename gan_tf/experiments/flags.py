@@ -14,7 +14,7 @@ from absl import app, flags
 
 from gan_tf import choices, cpu
 from gan_tf.experiments import recipes
-from gan_tf.experiments.config import FIELDS, HELP, ExperimentConfig, field_problem
+from gan_tf.experiments.config import FIELDS, HELP, ExperimentConfig, field_problem, foreign_fields
 
 HELP_FLAGS = ("--help", "-h", "-help", "--helpshort", "-?")
 STOPPED = "stopped; rerun the same command to resume"
@@ -31,12 +31,25 @@ class Flag:
     choices: tuple = None
 
 
-def experiment_flags(module, recipe=recipes.DEFAULT_RECIPE):
-    """The flags of an experiment module with their defaults under `recipe`, in declaration order."""
+def model_of(module):
+    """The kind of model an experiment module trains: "gan", or what its `DEFAULTS` name as `model`."""
+    return module.DEFAULTS.get("model", FIELDS["model"].default)
+
+
+def experiment_flags(module, recipe=recipes.DEFAULT_RECIPE, foreign=False):
+    """The flags of an experiment module with their defaults under `recipe`, in declaration order.
+
+    Fields of the other kind of model (`config.foreign_fields`) are left out; `foreign=True`
+    lists only those (defined, so that the command line can refuse them by name). `model`
+    itself is fixed by the experiment and is no flag.
+    """
     values = {**dataclasses.asdict(ExperimentConfig()),
               **recipes.layered_values(recipe, module.DEFAULTS, getattr(module, "RECIPE_DEFAULTS", None))}
+    others = foreign_fields(model_of(module))
     rows = []
     for name, field in FIELDS.items():
+        if name == "model" or (name in others) != foreign:
+            continue
         field_choices = field.metadata["choices"]
         if name == "dataset":
             if not getattr(module, "DATASETS", None):
@@ -60,14 +73,16 @@ def help_text(module, recipe=recipes.DEFAULT_RECIPE):
     """`--help` of an experiment: its flags with its own defaults under `recipe`."""
     summary = (module.__doc__ or "").strip().split("\n\n")[0]
     others = ", ".join(name for name in recipes.RECIPES if name != recipe)
+    shown = [flag for flag in experiment_flags(module, recipe) if uses_recipes(module) or flag.name != "recipe"]
     lines = [
         summary,
         "",
         f"usage: python -m gan_tf.experiments.{module.NAME} [--flag=value ...]",
         "",
-        f"Flags, with the defaults of --recipe {recipe} (`--recipe {others} --help` shows that recipe's):",
+        f"Flags, with the defaults of --recipe {recipe} (`--recipe {others} --help` shows that recipe's):"
+        if uses_recipes(module) else "Flags, with their defaults:",
     ]
-    for flag in experiment_flags(module, recipe):
+    for flag in shown:
         if flag.type == "bool":
             head = f"  --[no]{flag.name} (default: {format_default(flag.default)})"
         else:
@@ -77,6 +92,11 @@ def help_text(module, recipe=recipes.DEFAULT_RECIPE):
         lines.append(head)
         lines += textwrap.wrap(flag.help, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines) + "\n"
+
+
+def uses_recipes(module):
+    """Whether an experiment's defaults come from the recipes (the GAN experiments; the VAE has none)."""
+    return model_of(module) == "gan"
 
 
 def _recipe_in(argv):
@@ -92,7 +112,7 @@ def _recipe_in(argv):
 def define_flags(module, flag_values=flags.FLAGS):
     """Defines one absl flag per `ExperimentConfig` field, with the module's defaults under the default
     recipe, each checked when the command line is parsed."""
-    for flag in experiment_flags(module):
+    for flag in experiment_flags(module) + experiment_flags(module, foreign=True):
         define = {"bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float}.get(
             flag.type, flags.DEFINE_string)
         define(flag.name, flag.default, flag.help, flag_values=flag_values)
@@ -126,6 +146,13 @@ def config_from_flags(module, flag_values=flags.FLAGS):
     """The `ExperimentConfig` of the parsed command line: field defaults < recipe < the experiment's
     defaults < the flags the user gave."""
     given = {name: flag_values[name].value for name in FIELDS if name in flag_values and flag_values[name].present}
+    refused = {name: why for name, why in foreign_fields(model_of(module)).items() if name in given}
+    if not uses_recipes(module) and "recipe" in given:
+        refused["recipe"] = "the recipes are sets of GAN techniques"
+    if refused:
+        raise ValueError("\n".join(
+            f"--{name} does not apply to the {module.NAME} experiment: {why}; leave it out "
+            "(--help lists this experiment's flags)." for name, why in refused.items()))
     values = recipes.layered_values(flag_values["recipe"].value, module.DEFAULTS,
                                     getattr(module, "RECIPE_DEFAULTS", None), given)
     return ExperimentConfig(**values).validate()

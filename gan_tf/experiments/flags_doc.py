@@ -6,7 +6,7 @@ import sys
 
 from gan_tf.experiments import flags, recipes
 
-EXPERIMENTS = ("mnist", "fashion_mnist", "celeba", "images", "text_to_image")
+EXPERIMENTS = ("mnist", "fashion_mnist", "celeba", "images", "text_to_image", "vae")
 
 
 def _cell(value):
@@ -32,7 +32,10 @@ def document():
         f"their defaults. A value comes from, lowest first: the field default, the recipe (`--recipe`, default "
         f"`{recipes.DEFAULT_RECIPE}`; also {', '.join(f'`{name}`' for name in other)}), the experiment's own "
         "defaults, and the flags given on the command line. With `--time_budget` and no `--epochs`, the epoch "
-        "count does not stop training before the budget does.",
+        "count does not stop training before the budget does. The VAE baseline (`gan_tf.experiments.vae`, "
+        "docs/vae.md) takes only the flags in its table, with no recipe: the GAN's own flags (loss, "
+        "discriminator, EMA, augmentation, conditioning) are refused by name, and its three `VAE:` flags are "
+        "refused by the GAN experiments.",
         "",
         "## What each flag means",
         "",
@@ -48,21 +51,25 @@ def document():
             kind = " \\| ".join(map(str, flag.choices)) if flag.choices else flag.type
             lines.append(f"| `--{flag.name}` | {kind} | {_escape(flag.help)} |")
     for name, module in modules.items():
-        header = " | ".join(f"`--recipe {recipe}`" for recipe in other)
+        # The VAE has no recipes: no --recipe row and no recipe columns.
+        shown = other if flags.uses_recipes(module) else []
+        header = "".join(f" `--recipe {recipe}` |" for recipe in shown)
         lines += [
             "",
             f"## `python -m gan_tf.experiments.{name}`",
             "",
             (module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
             "",
-            f"| flag | default | {header} |",
-            "|---|---|" + "---|" * len(other),
+            f"| flag | default |{header}",
+            "|---|---|" + "---|" * len(shown),
         ]
-        per_recipe = {recipe: {f.name: f.default for f in flags.experiment_flags(module, recipe)} for recipe in other}
+        per_recipe = {recipe: {f.name: f.default for f in flags.experiment_flags(module, recipe)} for recipe in shown}
         for flag in flags.experiment_flags(module):
-            cells = [_cell(per_recipe[recipe][flag.name]) if per_recipe[recipe][flag.name] != flag.default
-                     and flag.name != "recipe" else "" for recipe in other]
-            lines.append(f"| `--{flag.name}` | {_cell(flag.default)} | " + " | ".join(cells) + " |")
+            if flag.name == "recipe" and not shown:
+                continue
+            cells = "".join(f" {_cell(per_recipe[recipe][flag.name])} |" if per_recipe[recipe][flag.name] != flag.default
+                            and flag.name != "recipe" else "  |" for recipe in shown)
+            lines.append(f"| `--{flag.name}` | {_cell(flag.default)} |{cells}")
     return "\n".join(lines) + "\n"
 
 

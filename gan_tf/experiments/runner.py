@@ -1,4 +1,4 @@
-"""`run(config)`: train a GAN as an `ExperimentConfig` says, leaving a complete record.
+"""`run(config)`: train a GAN (or the VAE baseline) as an `ExperimentConfig` says, leaving a complete record.
 
 The run directory holds config.json, logs/ (TensorBoard), samples/,
 checkpoints/, metrics.jsonl. Rerunning the same command resumes from the newest
@@ -272,6 +272,49 @@ def _write_grids(gan, config, epoch):
     grid.on_train_end()
 
 
+def build_model(config, image_shape, replicas=1, jit_compile=False, conditioning=None):
+    """The compiled model of a config, a GAN or (`--model=vae`) a VAE; call inside the strategy's scope."""
+    if config.model == "vae":
+        return build_vae(config, image_shape, replicas, jit_compile)
+    return build_gan(config, image_shape, replicas, jit_compile, conditioning)
+
+
+def build_vae(config, image_shape, replicas=1, jit_compile=False):
+    """The compiled VAE of a config (`gan_tf.vae.VAE`); call inside the strategy's scope."""
+    from gan_tf.networks.vae import vae_decoder, vae_encoder
+    from gan_tf.vae import VAE
+
+    keras.utils.set_random_seed(config.seed)  # initial weights
+    vae = VAE(
+        vae_encoder(image_shape, config.latent_dim, config.width),
+        vae_decoder(config.latent_dim, image_shape, config.width, synchronized_batchnorm=replicas > 1),
+        config.latent_dim, beta=config.kl_weight, reconstruction=config.reconstruction, seed=config.seed,
+    )
+    vae.compile(keras.optimizers.Adam(config.vae_lr, beta_1=config.beta_1, beta_2=config.beta_2, name="vae_adam"),
+                jit_compile=jit_compile)
+    return vae
+
+
+# The VAE's held-out reconstructions each epoch: the first this many images of the test split.
+HELD_OUT_IMAGES = 2000
+
+
+def _held_out_evaluation(config):
+    """The VAE's `HeldOutEvaluation` on the test split, or None (with a warning) for data without one."""
+    if "test" not in gan_data.splits(config.dataset):  # `images`: one split, every file
+        logging.warning("No held-out PSNR/SSIM: dataset %r has no test split.", config.dataset)
+        return None
+    try:
+        held_out = gan_data.load(config.dataset, split="test", source=config.data_source,
+                                 data_dir=config.data_dir or None, image_size=config.image_size or None,
+                                 channels=config.channels or None)
+    except ValueError as error:
+        logging.warning("No held-out PSNR/SSIM: the %s data has no test split (%s).", config.dataset, error)
+        return None
+    images = np.concatenate(list(held_out.take(HELD_OUT_IMAGES).batch(HELD_OUT_IMAGES).as_numpy_iterator()))
+    return gan_callbacks.HeldOutEvaluation(images, batch_size=500)
+
+
 def build_gan(config, image_shape, replicas=1, jit_compile=False, conditioning=None):
     """The compiled GAN of a config; call inside the strategy's scope.
 
@@ -369,13 +412,13 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     _remove_leftovers(config.out_dir)
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
     with strategy.scope():
-        gan = build_gan(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile, conditioning)
+        gan = build_model(config, info.image_shape, strategy.num_replicas_in_sync, jit_compile, conditioning)
     manager = checkpoints.CheckpointManager(gan, os.path.join(config.out_dir, "checkpoints"), recipe=_recipe(config))
     start_epoch = manager.restore_latest(set_aside_unreadable=True) if config.resume else 0
     meta = manager.restored_meta
     start_step = int(meta.get("steps_into_epoch") or 0)  # a run stopped mid-epoch resumes there
     spent_seconds = float(meta.get("training_seconds") or 0.0)
-    step = int(gan.g_optimizer.iterations.numpy())
+    step = gan_callbacks.training_step(gan)
     budget_seconds = 60.0 * config.time_budget
     budget_spent = bool(budget_seconds) and spent_seconds >= budget_seconds
     will_train = (start_epoch, start_step) < (config.epochs, 0) and not budget_spent
@@ -437,6 +480,9 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
             verbose=0,  # its progress bars would cut into the run's
         )
         callback_list.append(evaluation)
+    held_out = _held_out_evaluation(config) if config.model == "vae" else None
+    if held_out is not None:
+        callback_list.append(held_out)
     if config.verbose:
         # Keras's own bar is off (fit verbose=0): see RunProgress.
         callback_list.append(progress.RunProgress(
@@ -483,14 +529,14 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     except KeyboardInterrupt:
         done = manager.checkpoints()
         raise Interrupted(
-            f"stopped by Ctrl-C at step {int(gan.g_optimizer.iterations.numpy())}; rerun the same command to "
+            f"stopped by Ctrl-C at step {gan_callbacks.training_step(gan)}; rerun the same command to "
             f"resume from the last checkpoint ({os.path.basename(done[-1][1]) if done else 'none yet: from the start'})."
         ) from None
     finally:
         tensorboard.close()
     if clock.stopped_at:
         epoch, steps_into = clock.stopped_at
-        summary["stopped"] = _stop_record(config, epoch, steps_into, int(gan.g_optimizer.iterations.numpy()),
+        summary["stopped"] = _stop_record(config, epoch, steps_into, gan_callbacks.training_step(gan),
                                           clock.spent_seconds)
         _record_stop(config.out_dir, summary["stopped"])
         logging.info("Time budget of %g min spent: stopped at step %d.", config.time_budget,
@@ -549,6 +595,8 @@ def _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list):
     for callback in callback_list:
         if getattr(callback, "evaluator", None) is not None and hasattr(callback, "num_samples"):
             logs.update(callback.evaluator.evaluate_generator(gan, callback.num_samples))  # --eval_every
+        if isinstance(callback, gan_callbacks.HeldOutEvaluation):
+            logs.update(callback.evaluate(gan))  # a VAE's held-out PSNR/SSIM
     record = time_budget.epoch_record(gan, stop.epoch + 1, logs)
     record.update(steps_into_epoch=stop.steps_into_epoch, stopped="time_budget",
                   training_seconds=round(stop.training_seconds, 3))
@@ -560,7 +608,7 @@ def _stop_mid_epoch(gan, manager, metrics_path, stop, callback_list):
 
 
 def restore_gan(run_dir, checkpoint=None):
-    """Rebuilds a trained run's GAN from its config.json and checkpoint.
+    """Rebuilds a trained run's GAN (a VAE for a `--model=vae` run) from its config.json and checkpoint.
 
     Args:
       run_dir: a run directory written by `run`.
@@ -573,7 +621,7 @@ def restore_gan(run_dir, checkpoint=None):
     config = ExperimentConfig(**record["flags"])
     distribute.set_precision(config.mixed_precision)
     conditioning = conditional.make_conditioning(config, record["data"].get("num_classes"), run_dir)
-    gan = build_gan(config, tuple(record["data"]["image_shape"]), conditioning=conditioning)
+    gan = build_model(config, tuple(record["data"]["image_shape"]), conditioning=conditioning)
     manager = checkpoints.CheckpointManager(gan, os.path.join(run_dir, "checkpoints"))
     if checkpoint:
         try:

@@ -6,7 +6,11 @@ Following the keras-io GAN examples, the expensive metrics stay out of
 and puts each metric into the epoch's `logs` (callbacks after it, such as
 `ModelCheckpoint(monitor="fd_mnist_classifier")`, `EarlyStopping` and the
 metrics.jsonl writer, see them) and into TensorBoard as `eval/<metric>` in
-`<run_dir>/logs/eval`.
+`<run_dir>/logs/eval`. Beside them it writes the class coverage of the same samples by each
+classifier of the data set's own classes (`gan_tf.metrics.nearest.class_coverage`, as
+`evaluate --nearest` records it in eval.json): scalars `coverage/largest_class_share_<extractor>`,
+`coverage/smallest_class_share_<extractor>`, `coverage/missing_classes_<extractor>`, and the
+histogram of the samples' classes, `coverage/classes_<extractor>`.
 """
 import os
 import time
@@ -16,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from gan_tf.metrics.evaluation import MIN_SAMPLES, Evaluator
+from gan_tf.metrics.nearest import class_coverage
 
 
 class EvaluationCallback(keras.callbacks.Callback):
@@ -67,6 +72,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.evaluator = evaluator
         self._writer = None
         self.last_results = {}
+        self.last_coverage = {}  # extractor name -> class_coverage of the last evaluated samples
 
     def on_train_begin(self, logs=None):
         # Reference statistics up front: a data or weights problem shows before
@@ -104,10 +110,18 @@ class EvaluationCallback(keras.callbacks.Callback):
         # (and metrics.jsonl and TensorBoard record): printed here too, they showed twice.
         logging.info("Evaluation after epoch %d took %.1f s.", epoch + 1, seconds)
         self.last_results = dict(results)
+        self.last_coverage = self._coverage()
         if logs is not None:
             logs.update({name: float(value) for name, value in results.items()})
         if self.run_dir is not None:
             self._write_summaries(results, self._step(epoch))
+
+    def _coverage(self):
+        """Class coverage of the evaluated samples under each extractor that classifies the data
+        set's own classes (not Inception: its classes are ImageNet's)."""
+        return {name: class_coverage(fake.probabilities)
+                for name, fake in self.evaluator.last_fake.items()
+                if name != "inception" and fake.probabilities is not None and len(fake.probabilities)}
 
     def _write_summaries(self, results, step):
         if self._writer is None:
@@ -116,6 +130,13 @@ class EvaluationCallback(keras.callbacks.Callback):
         with self._writer.as_default():
             for name, value in results.items():
                 tf.summary.scalar(f"eval/{name}", float(value), step=step)
+            for name, coverage in self.last_coverage.items():
+                tf.summary.scalar(f"coverage/largest_class_share_{name}", coverage["largest_share"], step=step)
+                tf.summary.scalar(f"coverage/smallest_class_share_{name}", coverage["smallest_share"], step=step)
+                tf.summary.scalar(f"coverage/missing_classes_{name}", len(coverage["missing_classes"]), step=step)
+                classes = [c for c, count in enumerate(coverage["counts"]) for _ in range(count)]
+                tf.summary.histogram(f"coverage/classes_{name}", classes, step=step,
+                                     buckets=len(coverage["counts"]))
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -180,3 +180,35 @@ def test_the_shared_handler_turns_user_errors_and_ctrl_c_into_one_line(capsys):
     with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         with flags.user_errors():
             1 / 0
+
+
+def test_vae_help_lists_its_own_flags_and_none_of_the_gans_without_tensorflow(tmp_path, no_tensorflow):
+    env, seen = no_tensorflow
+    result = _cli("--help", cwd=tmp_path, experiment="vae", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    for text in ("--dataset=mnist  (mnist|fashion_mnist)", "--out_dir=runs/vae_{dataset}", "--latent_dim=32",
+                 "--beta_1=0.9", "--kl_weight=1.0", "--reconstruction=bernoulli  (bernoulli|gaussian)",
+                 "--vae_lr=0.001", "--time_budget=0.0", "--eval_every=0"):
+        assert any(line.startswith(text) for line in lines), text
+    for gan_only in ("--loss=", "--d_lr=", "--g_lr=", "--ema_kimg=", "--augment=", "--recipe=", "--conditional=",
+                     "--architecture=", "--model="):
+        assert not any(line.startswith(gan_only) for line in lines), gan_only
+    assert not seen.exists()
+
+
+@pytest.mark.parametrize("experiment, args, message", [
+    ("vae", ["--loss=hinge"], "--loss does not apply to the vae experiment: a VAE has no discriminator"),
+    ("vae", ["--augment=translation"], "--augment does not apply"),
+    ("vae", ["--recipe=dcgan2016"], "--recipe does not apply to the vae experiment"),
+    ("vae", ["--g_lr=0.001"], "its one optimizer takes --vae_lr"),
+    ("mnist", ["--kl_weight=2"], "--kl_weight does not apply to the mnist experiment"),
+    ("vae", ["--vae_lr=0"], "flag --vae_lr=0.0: expected a positive, finite learning rate"),
+])
+def test_flags_of_the_other_model_are_refused_by_name_without_tensorflow(tmp_path, no_tensorflow, experiment, args,
+                                                                          message):
+    env, seen = no_tensorflow
+    result = _cli(*args, f"--out_dir={tmp_path / 'run'}", cwd=tmp_path, experiment=experiment, env=env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and not seen.exists() and not (tmp_path / "run").exists()

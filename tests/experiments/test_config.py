@@ -23,6 +23,8 @@ DCGAN2016_COMMON = dict(
     # Fields added since, all off: the old code did none of this.
     recipe="dcgan2016", time_budget=0.0, spectral_norm=False, r2_gamma=0.0, reg_interval=1, ema_kimg=0.0,
     ema_rampup=0.0, augment="none", augment_p=1.0, ada_target=0.0,
+    # What is trained (the VAE baseline came later) and the VAE's options, at their defaults.
+    model="gan", kl_weight=1.0, reconstruction="bernoulli", vae_lr=1e-3,
 )
 DCGAN2016 = {
     "mnist": dict(DCGAN2016_COMMON, dataset="mnist", out_dir="runs/mnist"),
@@ -89,7 +91,7 @@ def test_time_budget_is_not_part_of_the_recipe_and_the_old_recipe_fields_still_a
            "image_size", "channels", "conditional", "text", "text_encoder", "mismatch_weight", "embedding_dim",
            "class_loss_weight", "mode_seeking_weight")
     new = ("recipe", "ema_kimg", "ema_rampup", "augment", "augment_p", "ada_target", "r2_gamma", "reg_interval",
-           "spectral_norm", "beta_2")
+           "spectral_norm", "beta_2", "model", "kl_weight", "reconstruction", "vae_lr")
     assert set(RECIPE_FIELDS) == set(old) | set(new)
     assert "time_budget" not in RECIPE_FIELDS and "epochs" not in RECIPE_FIELDS
 

@@ -16,8 +16,9 @@ def _read_scalars(log_dir):
     for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
-                scalars.setdefault(value.tag, []).append((event.step, number))
+                number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
+                if np.ndim(number) == 0:  # histograms (class coverage) are not scalars
+                    scalars.setdefault(value.tag, []).append((event.step, float(number)))
     return scalars
 
 
@@ -60,9 +61,31 @@ def test_metrics_reach_logs_only_on_due_epochs(fitted):
 def test_metrics_are_written_to_tensorboard_under_eval(fitted):
     _, callback, seen, _, run_dir = fitted
     scalars = _read_scalars(str(run_dir / "logs" / "eval"))
-    assert set(scalars) == {f"eval/{name}" for name in metric_names("fake")}
+    assert {tag for tag in scalars if tag.startswith("eval/")} == {f"eval/{name}" for name in metric_names("fake")}
     values = [v for _, v in scalars["eval/fd_fake"]]
     assert values == pytest.approx([seen[1]["fd_fake"], seen[2]["fd_fake"]], rel=1e-6)
+
+
+def test_class_coverage_of_the_evaluated_samples_is_written_to_tensorboard(fitted, fake_extractor):
+    gan, callback, _, _, run_dir = fitted
+    # The same 24 samples (seed 5), classified independently: numpy argmax of the extractor's probabilities.
+    images = gan.generate(24, seed=5).numpy()
+    counts = np.bincount(np.argmax(fake_extractor(name="fake")(images)[1], axis=1), minlength=4)
+    shares = counts / 24
+    events = {}
+    for path in glob.glob(os.path.join(run_dir, "logs", "eval", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                events.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
+    # Evaluated after epochs 2 and 3 (steps 4 and 6; the stand-in model steps its optimizer not at all).
+    for tag, expected in (("coverage/largest_class_share_fake", shares.max()),
+                          ("coverage/smallest_class_share_fake", shares.min()),
+                          ("coverage/missing_classes_fake", float(np.sum(counts == 0)))):
+        assert [float(v) for _, v in events[tag]] == pytest.approx([expected, expected], abs=1e-6), tag
+    histogram = events["coverage/classes_fake"][-1][1]  # rows of (left edge, right edge, count)
+    assert histogram[:, 2].sum() == 24
+    assert sorted(histogram[:, 2].astype(int)) == sorted(counts)
+    assert callback.last_coverage["fake"]["counts"] == counts.tolist()
 
 
 def test_metrics_reach_metrics_jsonl(fitted):
