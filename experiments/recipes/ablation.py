@@ -170,10 +170,12 @@ def collect(dataset, runs):
         run_dir = os.path.join(root, name)
         variant, seed = name.rsplit("_s", 1)
         step_ms = ms * cost.get(variant, 1.0)
-        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-            epochs = [json.loads(line) for line in f if line.strip()]
         evaluations = sorted((int(f[len("eval_step"):-len(".json")]), f) for f in os.listdir(run_dir)
                              if f.startswith("eval_step") and f.endswith(".json"))
+        if not evaluations:  # still training
+            continue
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            epochs = [json.loads(line) for line in f if line.strip()]
         for steps, file in evaluations:
             with open(os.path.join(run_dir, file)) as f:
                 evaluation = json.load(f)
@@ -200,7 +202,7 @@ def _cell(value, digits=2):
 def table(args):
     """ablation_<dataset>.md/.json: the table, the grids side by side and FD against minutes."""
     rows = collect(args.dataset, args.runs)
-    lines = ["| variant | flags (on top of the default) | seed | steps | ≈ minutes | img/s | FD | KID ×1000 | IS | "
+    lines = ["| variant | flags (on top of BASE) | seed | steps | ≈ minutes | img/s | FD | KID | IS | "
              "precision | recall | largest class | memorisation |", "|---" * 13 + "|"]
     for r in rows:
         lines.append(f"| {r['variant']} | `{r['flags']}` | {r['seed']} | {r['steps']:,} | {r['minutes']:.1f} | "
