@@ -3,7 +3,7 @@
     python experiments/baselines/table.py            # prints the Markdown table
 
 Reads, for each data set (mnist, fashion_mnist):
-  GAN, the default recipe's 10-minute record:  experiments/recipes/<data set>_modern_10min/eval.json, results.json
+  GAN, the default recipe's 10-minute record:  experiments/recipes/<data set>_default_10min/eval.json, results.json
   VAE, this folder's 10-minute record:         experiments/baselines/vae_<data set>_10min/eval.json, results.json
   VAE, that run continued to 5 epochs (Fashion-MNIST only; a row when present):
                                                experiments/baselines/vae_<data set>_5epochs/eval.json, results.json
@@ -20,7 +20,7 @@ EXPERIMENTS = os.path.dirname(HERE)
 DATASETS = ("mnist", "fashion_mnist")
 # The records compared: (label, directory of eval.json and results.json per data set, required).
 RECORDS = (
-    ("GAN (default recipe), 10 min", lambda dataset: os.path.join(EXPERIMENTS, "recipes", f"{dataset}_modern_10min"),
+    ("GAN (default recipe), 10 min", lambda dataset: os.path.join(EXPERIMENTS, "recipes", f"{dataset}_default_10min"),
      True),
     ("VAE, 10 min", lambda dataset: os.path.join(HERE, f"vae_{dataset}_10min"), True),
     ("VAE, same run continued to 5 epochs", lambda dataset: os.path.join(HERE, f"vae_{dataset}_5epochs"), False),

@@ -2,7 +2,7 @@
 
 Every variant is `BASE` (the modern recipe at the 2016 learning rates) plus a few flags. It trains for
 as many steps as it reaches in `--minutes` of training on an idle machine: the base's steps in a
-recorded `--time_budget` run (experiments/recipes/<dataset>_modern_10min/results.json), scaled by the
+recorded `--time_budget` run (experiments/recipes/<dataset>_base_10min/results.json), scaled by the
 minutes and divided by the variant's step cost relative to the base (`python
 experiments/recipes/ablation.py cost` measures it: each variant and the base one after the other on
 the same machine; variants that only change learning rates have the base's graph and cost). Training
@@ -70,7 +70,7 @@ def load_cost():
 
 def reference_steps(dataset):
     """Steps the default recipe reached in its recorded 10-minute `--time_budget` run."""
-    with open(os.path.join(HERE, f"{dataset}_modern_10min", "results.json")) as f:
+    with open(os.path.join(HERE, f"{dataset}_base_10min", "results.json")) as f:
         record = json.load(f)
     return record["steps"], record["stopped"]["time_budget_minutes"]
 
@@ -155,7 +155,7 @@ def measure_cost(args):
 
 def reference_ms_per_step(dataset):
     """Training ms per step of the default recipe in its recorded 10-minute run (idle machine)."""
-    with open(os.path.join(HERE, f"{dataset}_modern_10min", "results.json")) as f:
+    with open(os.path.join(HERE, f"{dataset}_base_10min", "results.json")) as f:
         record = json.load(f)
     return 1000.0 * record["training_seconds"] / record["steps"]
 

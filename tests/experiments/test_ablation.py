@@ -19,7 +19,7 @@ def ablation(tmp_path, monkeypatch):
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "HERE", str(tmp_path))
     monkeypatch.setattr(module, "cost_path", lambda: str(tmp_path / "step_cost.json"))
-    record = tmp_path / "fashion_mnist_modern_10min"
+    record = tmp_path / "fashion_mnist_base_10min"
     record.mkdir()
     # 5,263 steps in 600 s: 114.0 ms per step.
     (record / "results.json").write_text(json.dumps(
