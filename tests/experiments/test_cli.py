@@ -163,18 +163,3 @@ def test_tiny_cli_run_trains_and_resumes(tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Resumed from" in second.stderr and "ckpt-000001.npz" in second.stderr
     assert "epoch 2/2  d_loss" in second.stdout and "Finished 2 epochs" in second.stdout
-
-
-def test_the_shared_handler_turns_user_errors_and_ctrl_c_into_one_line(capsys):
-    from gan_tf.experiments import flags
-
-    for raised, code, line in [(ValueError("--x=1: expected 2."), 1, "error: --x=1: expected 2.\n"),
-                               (KeyboardInterrupt(), 130, "stopped; rerun the same command to resume\n")]:
-        with pytest.raises(SystemExit) as exit_:
-            with flags.user_errors():
-                raise raised
-        assert exit_.value.code == code
-        assert capsys.readouterr().err == line
-    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
-        with flags.user_errors():
-            1 / 0
