@@ -140,12 +140,8 @@ def test_broken_idx_file_is_named_and_nothing_is_written(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_tiny_cli_run_trains_and_resumes(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.RandomState(0)
-    np.savez(data / "mnist.npz", x_train=rng.randint(0, 256, (16, 28, 28)).astype(np.uint8),
-             y_train=np.arange(16) % 10, x_test=np.zeros((4, 28, 28), np.uint8), y_test=np.arange(4))
+def test_tiny_cli_run_trains_and_resumes(tmp_path, tiny_mnist):
+    data = tiny_mnist(train=16, test=4, seed=0)
     # dcgan2016: the GAN of this branch has no EMA or augmentation yet (see the integration notes).
     args = [f"--data_dir={data}", "--recipe=dcgan2016", "--out_dir=run", "--epochs=1", "--steps_per_epoch=1",
             "--batch_size=8", "--width=4", "--latent_dim=8", "--sample_grid=4", "--verbose=0"]
