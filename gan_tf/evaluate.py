@@ -91,6 +91,13 @@ def _restore_checked(run_dir, checkpoint):
         ) from error
 
 
+def _restore_with_data(run_dir, checkpoint, data_source, data_dir):
+    """(gan, the run's flags, data source, data folder): the given data, else the run's own."""
+    gan, config = _restore_checked(run_dir, checkpoint)
+    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
+    return gan, config, data_source, data_dir or config.get("data_dir") or None
+
+
 def format_table(metrics, floor, num_samples, floor_samples, matched=None):
     """Markdown table: metric, generated value(s), real-data floor.
 
@@ -134,10 +141,8 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     from gan_tf.metrics.evaluation import Evaluator, implausible_scores
 
     started = time.perf_counter()
-    gan, config = _restore_checked(run_dir, checkpoint)
+    gan, config, data_source, data_dir = _restore_with_data(run_dir, checkpoint, data_source, data_dir)
     dataset = config["dataset"]
-    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
-    data_dir = data_dir or config.get("data_dir") or None
     evaluator = Evaluator(
         dataset, data_source=data_source, data_dir=data_dir,
         inception_weights=inception_weights if inception else False, cache_dir=cache_dir,
@@ -271,10 +276,8 @@ def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, ba
     from gan_tf.metrics import nearest
 
     started = time.perf_counter()
-    gan, config = _restore_checked(run_dir, checkpoint)
+    gan, config, data_source, data_dir = _restore_with_data(run_dir, checkpoint, data_source, data_dir)
     dataset = config["dataset"]
-    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
-    data_dir = data_dir or config.get("data_dir") or None
     train = _load_images(dataset, "train", config, data_source, data_dir)
     held_out = _load_images(dataset, "test", config, data_source, data_dir)
     held_out = held_out[np.random.default_rng(seed).permutation(len(held_out))[:num_samples]]
