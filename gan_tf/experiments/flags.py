@@ -153,18 +153,18 @@ def main(module, run=None, argv=None):
         sys.exit(cli.exit_status(show_help))
     define_flags(module)
 
-    def train():
+    def train_from_flags():
         config = config_from_flags(module)
         # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: decide before.
         cpu.apply_onednn_choice()
-        train_config = run
-        if train_config is None:
-            from gan_tf.experiments.runner import run as train_config
-        train_config(config)
+        train = run
+        if train is None:
+            from gan_tf.experiments.runner import run as train
+        train(config)
 
     def _main(args):
         if len(args) > 1:
             raise app.UsageError(f"Unexpected arguments: {' '.join(args[1:])}")
-        return cli.exit_status(train, stopped=STOPPED)
+        return cli.exit_status(train_from_flags, stopped=STOPPED)
 
     app.run(_main, argv=argv)
