@@ -1,5 +1,9 @@
-"""What the commands that read a run directory share (`gan_tf.generate`, `gan_tf.conditional_eval`): absl
-flags on the command's own `FlagValues`, parsed and explained before TensorFlow is imported."""
+"""What every gan_tf command shares: the one handler of user errors (`exit_status`, used by the experiments,
+`generate`, `evaluate`, `export` and `conditional_eval`), their error class, and for the commands that read a
+run directory (`gan_tf.generate`, `gan_tf.conditional_eval`) absl flags on the command's own `FlagValues`,
+parsed and explained before TensorFlow is imported. Importing this module imports no TensorFlow."""
+import sys
+
 from absl import flags
 
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
@@ -22,3 +26,38 @@ def parse(flag_values, program, argv, error):
     if len(rest) > 1:
         raise error(f"unexpected arguments {rest[1:]}: every option is a --flag (see {program} --help).")
     return flag_values
+
+
+class CommandError(ValueError):
+    """A request a command cannot carry out as given: a flag value, a `--run_dir` that is not a training
+    run's, or a request the run cannot serve. The message names the value and what was expected."""
+
+
+def is_user_error(error):
+    """Whether `error` is a mistake the user can fix (reported in one line) rather than a bug."""
+    if isinstance(error, (ValueError, OSError)):
+        return True
+    # The training path's own user errors (a locked run, no usable checkpoint, ...). They can only have been
+    # raised once the runner was imported, so asking for them here imports nothing (and no TensorFlow).
+    runner = sys.modules.get("gan_tf.experiments.runner")
+    return runner is not None and isinstance(error, runner.USER_ERRORS)
+
+
+def exit_status(body, stopped="stopped"):
+    """Runs a command's `body()` and returns the command's exit status: the one handler of user errors.
+
+    A mistake the user can fix (`is_user_error`) prints `error: <message>` on stderr, without a traceback,
+    and gives 1; Ctrl-C prints `stopped` (what to do next) and gives 130; anything else is a bug and keeps
+    its traceback. Otherwise the status is what `body` returns (0 for None).
+    """
+    try:
+        status = body()
+    except KeyboardInterrupt:
+        print(stopped, file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (re-raised unless it is the user's)
+        if not is_user_error(error):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0 if status is None else status

@@ -48,8 +48,7 @@ flags.mark_flag_as_required("run_dir", flag_values=FLAGS)
 PROGRAM = "python -m gan_tf.conditional_eval"
 
 
-class ConditionalEvalError(ValueError):
-    """The run directory cannot be evaluated this way (e.g. it is unconditional)."""
+ConditionalEvalError = cli.CommandError  # this module's name for it (e.g. the run is unconditional)
 
 
 def class_accuracy(probabilities, asked, num_classes):
@@ -301,19 +300,20 @@ def parse(argv):
 
 
 def main(argv=None):
-    """Command-line entry point; `--help` and flag mistakes answer before TensorFlow is imported."""
-    from gan_tf.experiments.flags import user_errors
-
+    """Command-line entry point; returns the exit status. `--help` and flag mistakes answer before
+    TensorFlow is imported; a user's mistake is one line and exit status 1."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(arg in cli.HELP_FLAGS for arg in argv):
         print(usage())
         return 0
-    with user_errors():  # a user's mistake: one line and exit status 1; Ctrl-C: how to continue
+
+    def evaluate():
         args = parse(argv)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         evaluate_conditional(args.run_dir, args.samples_per_class, args.seed, args.batch_size,
                              args.classifier_weights, args.grid, args.grid_columns, args.output, args.checkpoint)
-    return 0
+
+    return cli.exit_status(evaluate)
 
 
 if __name__ == "__main__":

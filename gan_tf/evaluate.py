@@ -26,10 +26,11 @@ images its decoder draws from z ~ N(0, I).
 import json
 import os
 import platform
-import sys
 import time
 
 from absl import app, flags
+
+from gan_tf import cli
 
 FLAGS = flags.FLAGS
 
@@ -66,8 +67,7 @@ def define_flags():
     flags.mark_flag_as_required("run_dir")
 
 
-class EvaluateError(ValueError):
-    """A problem with the run directory or the evaluation arguments."""
+EvaluateError = cli.CommandError  # this module's name for it (a bad request, or not a run directory)
 
 
 def _restore_gan(run_dir, checkpoint):
@@ -80,10 +80,7 @@ def check_run_dir(run_dir):
     """Raises `EvaluateError` unless `run_dir` looks like a training run's directory."""
     from gan_tf.experiments import run_record
 
-    try:
-        run_record.config_path(run_dir)
-    except run_record.RunRecordError as error:
-        raise EvaluateError(str(error)) from None
+    run_record.config_path(run_dir)
 
 
 def _model_of(run_dir):
@@ -106,6 +103,13 @@ def _restore_checked(run_dir, checkpoint):
             + (f" --checkpoint={checkpoint!r}" if checkpoint else "")
             + f": could not restore the generator ({type(error).__name__}: {error})."
         ) from error
+
+
+def _restore_with_data(run_dir, checkpoint, data_source, data_dir):
+    """(gan, the run's flags, data source, data folder): the given data, else the run's own."""
+    gan, config = _restore_checked(run_dir, checkpoint)
+    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
+    return gan, config, data_source, data_dir or config.get("data_dir") or None
 
 
 def format_table(metrics, floor, num_samples, floor_samples, matched=None):
@@ -155,10 +159,8 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
     from gan_tf.metrics.evaluation import Evaluator, implausible_scores
 
     started = time.perf_counter()
-    gan, config = _restore_checked(run_dir, checkpoint)
+    gan, config, data_source, data_dir = _restore_with_data(run_dir, checkpoint, data_source, data_dir)
     dataset = config["dataset"]
-    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
-    data_dir = data_dir or config.get("data_dir") or None
     evaluator = Evaluator(
         dataset, data_source=data_source, data_dir=data_dir,
         inception_weights=inception_weights if inception else False, cache_dir=cache_dir,
@@ -294,10 +296,8 @@ def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, ba
     from gan_tf.metrics import nearest
 
     started = time.perf_counter()
-    gan, config = _restore_checked(run_dir, checkpoint)
+    gan, config, data_source, data_dir = _restore_with_data(run_dir, checkpoint, data_source, data_dir)
     dataset = config["dataset"]
-    data_source = data_source or config.get("data_source_used") or config.get("data_source", "auto")
-    data_dir = data_dir or config.get("data_dir") or None
     train = _load_images(dataset, "train", config, data_source, data_dir)
     held_out = _load_images(dataset, "test", config, data_source, data_dir)
     held_out = held_out[np.random.default_rng(seed).permutation(len(held_out))[:num_samples]]
@@ -381,36 +381,32 @@ def format_nearest(record):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.nearest:
-        try:
-            record = evaluate_nearest(
-                FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.nearest_samples,
-                k=FLAGS.nearest_k, rows=FLAGS.nearest_rows, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
-                data_source=FLAGS.data_source, data_dir=FLAGS.data_dir, output=FLAGS.output,
-                picture=FLAGS.nearest_picture)
-        except (ValueError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(format_nearest(record))
-        print(f"\nWrote {record['picture']} and {record['output']} ({record['seconds']:.0f} s).")
-        return 0
-    try:
-        record = evaluate(
-            FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.num_samples,
-            inception_weights=FLAGS.inception_weights, inception=FLAGS.inception,
-            batch_size=FLAGS.batch_size, seed=FLAGS.seed, data_source=FLAGS.data_source,
-            data_dir=FLAGS.data_dir, cache_dir=FLAGS.cache_dir, output=FLAGS.output, raw=FLAGS.raw)
-    except (ValueError, OSError) as error:
-        # User-fixable problems (bad --run_dir, missing weights, data): message, no traceback.
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    # User-fixable problems (bad --run_dir, missing weights, data): message, no traceback.
+    return cli.exit_status(_nearest if FLAGS.nearest else _evaluate)
+
+
+def _nearest():
+    record = evaluate_nearest(
+        FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.nearest_samples,
+        k=FLAGS.nearest_k, rows=FLAGS.nearest_rows, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+        data_source=FLAGS.data_source, data_dir=FLAGS.data_dir, output=FLAGS.output,
+        picture=FLAGS.nearest_picture)
+    print(format_nearest(record))
+    print(f"\nWrote {record['picture']} and {record['output']} ({record['seconds']:.0f} s).")
+
+
+def _evaluate():
+    record = evaluate(
+        FLAGS.run_dir, checkpoint=FLAGS.checkpoint, num_samples=FLAGS.num_samples,
+        inception_weights=FLAGS.inception_weights, inception=FLAGS.inception,
+        batch_size=FLAGS.batch_size, seed=FLAGS.seed, data_source=FLAGS.data_source,
+        data_dir=FLAGS.data_dir, cache_dir=FLAGS.cache_dir, output=FLAGS.output, raw=FLAGS.raw)
     print(record["table"])
     for warning in record["warnings"]:
         print(f"\nwarning: {warning}")
     if record["inception_skipped"]:
         print(f"\nInception metrics skipped: {record['inception_skipped']}")
     print(f"\nWrote {record['output']} ({record['seconds']:.0f} s).")
-    return 0
 
 
 if __name__ == "__main__":

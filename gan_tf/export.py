@@ -25,14 +25,15 @@ import sys
 
 from absl import app, flags
 
+from gan_tf import cli
+
 FORMATS = ("keras", "saved_model", "both")
 KERAS_FILE = "generator.keras"
 SAVED_MODEL_DIR = "saved_model"
 SIGNATURE = "serving_default"
 
 
-class ExportError(ValueError):
-    """A problem with the command line or the run directory."""
+ExportError = cli.CommandError  # this module's name for it (a bad request, or not a run directory)
 
 
 def define_flags():
@@ -177,13 +178,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     values = flags.FLAGS
-    try:
+
+    def export():
         check_request(values.run_dir, values.out, values.checkpoint)
         record = export_run(values.run_dir, values.out, values.format, values.raw, values.checkpoint)
-    except (ValueError, OSError) as error:  # ExportError, and restore_gan's errors about the run
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
-    print(describe(record))
+        print(describe(record))
+
+    return cli.exit_status(export)  # ExportError, and restore_gan's errors about the run
 
 
 def _run_command():

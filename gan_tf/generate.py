@@ -60,8 +60,7 @@ HELP_FLAGS = cli.HELP_FLAGS
 PROGRAM = "python -m gan_tf.generate"
 
 
-class GenerateError(ValueError):
-    """A problem with the command line or the run directory."""
+GenerateError = cli.CommandError  # this module's name for it (a bad request, or not a run directory)
 
 
 def usage():
@@ -78,10 +77,7 @@ def read_run(run_dir):
     """The run's config.json record; raises `GenerateError` if `run_dir` is not a run directory."""
     from gan_tf.experiments import run_record
 
-    try:
-        return run_record.read(run_dir)
-    except run_record.RunRecordError as error:
-        raise GenerateError(str(error)) from None
+    return run_record.read(run_dir)
 
 
 def _recorded_vocabulary(run_dir, dataset):
@@ -347,40 +343,33 @@ def main(argv=None):
     if any(arg in HELP_FLAGS for arg in argv):
         print(usage())
         return 0
-    try:
-        args = parse(argv)
-        record = read_run(args.run_dir)
-        if args.interpolate:
-            check_interpolation(args.run_dir, record, args.interpolate, args.rows, args.label, args.prompt)
-            _check_output(args.out, args.checkpoint, ".gif" if args.gif else ".png")
-        else:
-            if args.gif or args.linear:
-                raise GenerateError(f"--{'gif' if args.gif else 'linear'} needs --interpolate N.")
-            label, prompt = _single(args.label, "--label"), _single(args.prompt, "--prompt")
-            check_request(args.run_dir, record, prompt, label, args.n)
-            _check_output(args.out, args.checkpoint, ".png")
-        check_raw(args.run_dir, record, args.raw)
-        _check_layout(args.gap, args.upscale)
-        if not args.interpolate:
-            _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")
-    except GenerateError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return cli.exit_status(lambda: _generate_from(argv))
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from gan_tf.experiments.runner import USER_ERRORS  # TensorFlow loads here
 
-    try:
-        if args.interpolate:
-            interpolate(args.run_dir, args.interpolate, args.out, args.rows, args.seed, args.linear, args.gif,
-                        args.label, args.prompt, args.checkpoint, args.gap, args.upscale, args.raw)
-        else:
-            generate(args.run_dir, prompt, label, args.n, args.out, args.seed, args.checkpoint, args.gap,
-                     args.upscale, args.raw)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+def _generate_from(argv):
+    args = parse(argv)
+    record = read_run(args.run_dir)
+    if args.interpolate:
+        check_interpolation(args.run_dir, record, args.interpolate, args.rows, args.label, args.prompt)
+        _check_output(args.out, args.checkpoint, ".gif" if args.gif else ".png")
+    else:
+        if args.gif or args.linear:
+            raise GenerateError(f"--{'gif' if args.gif else 'linear'} needs --interpolate N.")
+        label, prompt = _single(args.label, "--label"), _single(args.prompt, "--prompt")
+        check_request(args.run_dir, record, prompt, label, args.n)
+        _check_output(args.out, args.checkpoint, ".png")
+    check_raw(args.run_dir, record, args.raw)
+    _check_layout(args.gap, args.upscale)
+    if not args.interpolate:
+        _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow loads from here on
+    if args.interpolate:
+        interpolate(args.run_dir, args.interpolate, args.out, args.rows, args.seed, args.linear, args.gif,
+                    args.label, args.prompt, args.checkpoint, args.gap, args.upscale, args.raw)
+    else:
+        generate(args.run_dir, prompt, label, args.n, args.out, args.seed, args.checkpoint, args.gap,
+                 args.upscale, args.raw)
 
 
 if __name__ == "__main__":

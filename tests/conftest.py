@@ -149,3 +149,61 @@ def cli():
     import types
 
     return types.SimpleNamespace(commands=shell_commands, parser=command_parser)
+
+
+# --- Tiny data sets: an mnist.npz in the layout of Keras's MNIST file, which `--data_dir` reads ---
+class TinyMnist:
+    """`tiny_mnist(train=32, test=8, pattern="random", seed=0)`: a data directory holding an mnist.npz of
+    `train` + `test` uint8 28×28 images (made once per set of arguments; `directory=` writes a fresh one
+    there instead) with labels cycling 0..9. `pattern`: "random" pixels (a `np.random.RandomState(seed)`
+    draw of all train + test images, train first) or "bars" (a white bar whose row moves with the image's
+    index, something a tiny GAN can learn).
+
+    `tiny_mnist.write(directory, x_train, y_train, x_test, y_test)` writes given arrays (any content, any
+    mismatch a test needs) and returns the directory as a string.
+    """
+
+    def __init__(self, tmp_path_factory):
+        self._factory = tmp_path_factory
+        self._made = {}
+
+    @staticmethod
+    def write(directory, x_train, y_train, x_test, y_test):
+        import numpy as np
+
+        os.makedirs(directory, exist_ok=True)
+        np.savez(os.path.join(directory, "mnist.npz"), x_train=x_train, y_train=y_train, x_test=x_test,
+                 y_test=y_test)
+        return str(directory)
+
+    @staticmethod
+    def digits(n, pattern="random", seed=0):
+        """n uint8 [28, 28] images of `pattern` (see the class) and labels cycling 0..9."""
+        import numpy as np
+
+        if pattern == "random":
+            images = np.random.RandomState(seed).randint(0, 256, (n, 28, 28)).astype(np.uint8)
+        elif pattern == "bars":
+            images = np.zeros((n, 28, 28), np.uint8)
+            for i, image in enumerate(images):
+                image[4 + i % 20 : 8 + i % 20, 6:22] = 255
+        else:
+            raise ValueError(f"pattern={pattern!r}: expected 'random' or 'bars'")
+        return images, (np.arange(n) % 10).astype(np.uint8)
+
+    def __call__(self, train=32, test=8, pattern="random", seed=0, directory=None):
+        key = (train, test, pattern, seed)
+        if directory is None and key in self._made:
+            return self._made[key]
+        images, labels = self.digits(train + test, pattern, seed)
+        written = self.write(directory or self._factory.mktemp("mnist"), images[:train], labels[:train],
+                             images[train:], labels[train:])
+        if directory is None:
+            self._made[key] = written
+        return written
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """See `TinyMnist`."""
+    return TinyMnist(tmp_path_factory)

@@ -22,16 +22,9 @@ LATENT = 4
 
 # ------------------------------------------------------------------ helpers
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tiny_mnist):
     """A tiny MNIST-like mnist.npz: 32 train and 8 test images of bars at varying rows."""
-    directory = tmp_path_factory.mktemp("mnist")
-    images = np.zeros((40, 28, 28), np.uint8)
-    for i, image in enumerate(images):
-        image[3 + i % 20 : 7 + i % 20, 4 + i % 5 : 20 + i % 5] = 255
-    labels = np.arange(40, dtype=np.uint8) % 10
-    np.savez(directory / "mnist.npz", x_train=images[:32], y_train=labels[:32],
-             x_test=images[32:], y_test=labels[32:])
-    return str(directory)
+    return tiny_mnist(train=32, test=8, pattern="bars")
 
 
 def _config(data_dir, out_dir, **changes):

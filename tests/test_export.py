@@ -19,15 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tiny_mnist):
     """A tiny MNIST-like mnist.npz: 40 train and 10 test images of bars, 10 classes."""
-    directory = tmp_path_factory.mktemp("mnist")
-    images = np.zeros((50, 28, 28), np.uint8)
-    for i, image in enumerate(images):
-        image[4 + i % 20 : 8 + i % 20, 6:22] = 255
-    labels = (np.arange(50) % 10).astype(np.uint8)
-    np.savez(directory / "mnist.npz", x_train=images[:40], y_train=labels[:40], x_test=images[40:], y_test=labels[40:])
-    return str(directory)
+    return tiny_mnist(train=40, test=10, pattern="bars")
 
 
 def _trained_run(data_dir, out, **changes):

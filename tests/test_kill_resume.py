@@ -37,13 +37,8 @@ def _epochs_done(pattern):
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("data")
-    rng = np.random.RandomState(0)
-    np.savez(directory / "mnist.npz", x_train=rng.randint(0, 256, (40, 28, 28)).astype(np.uint8),
-             y_train=(np.arange(40) % 10).astype(np.uint8),
-             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.arange(10).astype(np.uint8))
-    return str(directory)
+def data_dir(tiny_mnist):
+    return tiny_mnist(train=40, test=10, seed=0)
 
 
 @pytest.fixture(scope="module")

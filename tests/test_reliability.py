@@ -101,14 +101,11 @@ def test_second_run_on_a_directory_is_refused_and_stale_lock_taken_over(tmp_path
         assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
 
 
-def test_unwritable_out_dir_fails_before_training(tmp_path):
+def test_unwritable_out_dir_fails_before_training(tmp_path, tiny_mnist):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    data = tmp_path / "data"
-    data.mkdir()
-    np.savez(data / "mnist.npz", x_train=np.zeros((16, 28, 28), np.uint8), y_train=np.zeros(16, np.uint8),
-             x_test=np.zeros((4, 28, 28), np.uint8), y_test=np.zeros(4, np.uint8))
-    config = ExperimentConfig(out_dir=str(blocker / "run"), data_dir=str(data), epochs=1, batch_size=8,
+    data = tiny_mnist(train=16, test=4)
+    config = ExperimentConfig(out_dir=str(blocker / "run"), data_dir=data, epochs=1, batch_size=8,
                               width=4, latent_dim=4, verbose=0)
     with pytest.raises(OSError, match="a_file/run"):
         run(config)

@@ -18,13 +18,8 @@ from gan_tf.experiments.runner import restore_gan, run
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mnist")
-    rng = np.random.RandomState(2)
-    images = rng.randint(0, 256, (40, 28, 28)).astype(np.uint8)
-    np.savez(directory / "mnist.npz", x_train=images[:32], y_train=np.arange(32) % 10,
-             x_test=images[32:], y_test=np.arange(8) % 10)
-    return str(directory)
+def data_dir(tiny_mnist):
+    return tiny_mnist(train=32, test=8, seed=2)
 
 
 def _tiny(data_dir, out_dir, **changes):
@@ -199,14 +194,12 @@ def test_a_directory_without_checkpoints_is_taken_over_by_the_corrected_command(
     assert json.loads((out / "config.json").read_text())["flags"]["d_lr"] == 1e-4
 
 
-def test_labels_out_of_range_are_refused_before_config_json(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    np.savez(data / "mnist.npz", x_train=np.zeros((16, 28, 28), np.uint8), y_train=np.full(16, 200, np.uint8),
-             x_test=np.zeros((4, 28, 28), np.uint8), y_test=np.zeros(4, np.uint8))
+def test_labels_out_of_range_are_refused_before_config_json(tmp_path, tiny_mnist):
+    data = tiny_mnist.write(tmp_path / "data", np.zeros((16, 28, 28), np.uint8), np.full(16, 200, np.uint8),
+                            np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.uint8))
     out = tmp_path / "run"
     with pytest.raises(ValueError, match=r"labels lie in \[200, 200\].*labels in \[0, 9\]"):
-        run(_tiny(str(data), out, conditional="projection"))
+        run(_tiny(data, out, conditional="projection"))
     assert not (out / "config.json").exists()
 
 

@@ -20,13 +20,8 @@ STEPS_PER_EPOCH = 2
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mnist")
-    rng = np.random.RandomState(1)
-    images = rng.randint(0, 256, (40, 28, 28)).astype(np.uint8)
-    np.savez(directory / "mnist.npz", x_train=images[:32], y_train=np.arange(32) % 10,
-             x_test=images[32:], y_test=np.arange(8) % 10)
-    return str(directory)
+def data_dir(tiny_mnist):
+    return tiny_mnist(train=32, test=8, seed=1)
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
     python experiments/benchmarks/dropout_benchmark.py --repeats 30
 """
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import records  # noqa: E402  (this folder)
 from machine import cpu_info, device_name  # noqa: E402  (this folder)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,16 +113,9 @@ def main(argv=None):
     for r in rows:
         lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_before']:.2f}x |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, f"dropout_{device}.json")
-    with open(path, "w") as f:
-        json.dump({"device": device, "machine": cpu_info(), "rate": RATE, "repeats": args.repeats,
-                   "command": " ".join(["python experiments/benchmarks/dropout_benchmark.py", *(argv or sys.argv[1:])]),
-                   "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                                "python": platform.python_version()},
-                   "rows": rows, "markdown": text}, f, indent=1)
-    print(f"wrote {path}", file=sys.stderr)
+    records.write_json({"device": device, "machine": cpu_info(), "rate": RATE, "repeats": args.repeats,
+                        "command": records.command("dropout_benchmark.py", argv or None),
+                        "versions": records.versions(), "rows": rows, "markdown": text}, args.out_dir, "dropout", text)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from throughput import LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio  # noqa: E402
+import records  # noqa: E402  (this folder)
+from throughput import (  # noqa: E402
+    LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio, shape_names)
 
 LOOPS = ("gan_tf", "tutorial", "keras_io", "torch")
 REFERENCE = "tutorial"
@@ -361,12 +362,11 @@ def same_networks(loops):
 # ------------------------------------------------------------------ report
 def markdown(report):
     machine = report["machine"]
-    peak = machine["peak_gflops"]
     lines = [
         f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}); "
         f"TensorFlow {report['versions'].get('tensorflow')}, Keras {report['versions'].get('keras')}, "
         f"PyTorch {report['versions'].get('torch', 'not installed')}; threads {report['threads']}.",
-        f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
+        records.peak_line(machine),
         f"gan_tf's oneDNN: {report['gan_tf_onednn']['reason']} ({report['gan_tf_onednn']['rule']}).",
         f"Command: `{report['command']}`; {report['rounds']} round(s); load average at start "
         f"{report['load_average_start']}, at end {report['load_average_end']}.",
@@ -380,11 +380,7 @@ def markdown(report):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def ratio(entry, key):
-        if key not in entry:
-            return "-"
-        quartiles = entry.get(key + "_quartiles")
-        return f"{entry[key]:.2f}x" + (f" ({quartiles[0]:.2f}-{quartiles[1]:.2f})" if quartiles else "")
+    ratio = records.ratio_text
 
     def number(value, digits, suffix=""):
         return "-" if value is None else f"{value:.{digits}f}{suffix}"
@@ -418,14 +414,7 @@ def markdown(report):
 
 
 def write(report, out_dir):
-    text = markdown(report)
-    print(text)
-    os.makedirs(out_dir, exist_ok=True)
-    base = os.path.join(out_dir, f"peers_{report['device']}")
-    with open(base + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+    base = records.write(report, out_dir, "peers", markdown(report))
     print(f"wrote {base}.json and {base}.md", file=sys.stderr)
     return base
 
@@ -449,10 +438,7 @@ def parse_args(argv=None):
     parser.add_argument("--count_flops", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.shape_list = [s for s in args.shapes.split(",") if s]
-    for s in args.shape_list:
-        if s not in SHAPES:
-            parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
+    args.shape_list = shape_names(parser, args.shapes)
     args.loop_list = [x for x in args.loops.split(",") if x]
     for x in args.loop_list:
         if x not in LOOPS:
@@ -469,17 +455,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        with open(args.result, "w") as f:
-            json.dump(tf_worker(args), f)
-        return None
+    if args.worker:  # a process of its own, started by main
+        return records.write_worker_result(args.result, tf_worker(args))
     if args.from_json:
         with open(args.from_json) as f:
             report = json.load(f)
         return write(report, os.path.dirname(os.path.abspath(args.from_json)))
-
-    import keras
-    import tensorflow as tf
 
     from machine import cpu_info, device_name
 
@@ -492,12 +473,12 @@ def main(argv=None):
         loops.remove("torch")
         skipped.append({"loop": "torch", "reason": 'torch is not installed (pip install -e ".[bench]")'})
     report = {
-        "command": " ".join(["python experiments/benchmarks/peers.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": records.command("peers.py", argv),
         "device": device_name(), "machine": machine, "rounds": args.rounds, "warmup_steps": args.warmup,
         "threads": args.threads or default_threads(),
         "gan_tf_onednn": {ONEDNN_VARIABLE: cli_choice[0], "reason": cli_choice[1], "rule": cli_choice[2]},
-        "load_average_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
+        "load_average_start": records.load_average(),
+        "versions": records.versions(),
         "skipped": skipped, "shapes": [],
     }
     runs = {shape: {loop: [] for loop in loops} for shape in args.shape_list}
@@ -517,7 +498,7 @@ def main(argv=None):
         report["shapes"].append(summarise(shape_name, runs[shape_name], machine["peak_gflops"]))
     if "torch" in loops:
         report["versions"]["torch"] = runs[args.shape_list[0]]["torch"][0]["versions"]["torch"]
-    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["load_average_end"] = records.load_average()
     report["wall_seconds"] = time.time() - started
     return write(report, args.out_dir)
 

@@ -35,6 +35,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import records  # noqa: E402  (this folder)
 from peers import CliDefaultLoop, cli_onednn_choice, default_threads, worker_environment  # noqa: E402
 from throughput import SHAPES, pipeline_images_per_second, training_data  # noqa: E402
 
@@ -188,9 +189,7 @@ def parse_args(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for flag in ("batch_size", "steps", "blocks", "pipeline_batches"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag}={getattr(args, flag)}: expected an integer >= 1")
+    records.require_positive(parser, args, ("batch_size", "steps", "blocks", "pipeline_batches"))
     if args.width < 0:
         parser.error(f"--width={args.width}: expected 0 (the CLI's default) or a positive width")
     return args
@@ -198,16 +197,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if args.worker:
-        with open(args.result, "w") as f:
-            json.dump(profile_worker(args), f)
-        return None
-    from machine import cpu_info, device_name
-
-    report = {"command": " ".join(["python experiments/benchmarks/profile_step.py", *argv]),
-              "device": device_name(), "machine": cpu_info(),
-              "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+    if args.worker:  # a process of its own, started by main
+        return records.write_worker_result(args.result, profile_worker(args))
+    argv = sys.argv[1:] if argv is None else list(argv)  # forwarded to the worker processes
+    report = records.head("profile_step.py", argv)
     choice = cli_onednn_choice(os.environ)
     report["gan_tf_onednn"] = {"value": choice[0], "reason": choice[1], "rule": choice[2]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,14 +210,7 @@ def main(argv=None):
                        check=True, env=worker_environment("gan_tf", choice))
         with open(path) as f:
             report["result"] = json.load(f)
-    text = markdown(report)
-    print(text)
-    os.makedirs(args.out_dir, exist_ok=True)
-    base = os.path.join(args.out_dir, f"profile_step_{report['device']}")
-    with open(base + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+    base = records.write(report, args.out_dir, "profile_step", markdown(report))
     print(f"wrote {base}.json and {base}.md", file=sys.stderr)
     return base
 

@@ -14,15 +14,13 @@ Prints a Markdown table and writes experiments/benchmarks/resnet_<device>.json.
     python experiments/benchmarks/resnet_benchmark.py --repeats 15
 """
 import argparse
-import json
 import os
-import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import records  # noqa: E402  (this folder)
 from machine import cpu_info, device_name  # noqa: E402  (this folder)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,17 +133,10 @@ def main(argv=None):
         lines.append(f"| {r['configuration']} | {r['ms']:.1f} | {r['ratio_to_dcgan']:.2f}x | "
                      f"{r['generator_params']:,} | {r['discriminator_params']:,} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, f"resnet_{device}.json")
-    with open(path, "w") as f:
-        json.dump({"device": device, "machine": cpu_info(), "image_shape": image_shape, "width": args.width,
-                   "batch_size": args.batch_size, "repeats": args.repeats,
-                   "command": " ".join(["python experiments/benchmarks/resnet_benchmark.py", *(argv or sys.argv[1:])]),
-                   "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                                "python": platform.python_version()},
-                   "rows": rows, "markdown": text}, f, indent=1)
-    print(f"wrote {path}", file=sys.stderr)
+    records.write_json({"device": device, "machine": cpu_info(), "image_shape": image_shape, "width": args.width,
+                        "batch_size": args.batch_size, "repeats": args.repeats,
+                        "command": records.command("resnet_benchmark.py", argv or None),
+                        "versions": records.versions(), "rows": rows, "markdown": text}, args.out_dir, "resnet", text)
 
 
 if __name__ == "__main__":

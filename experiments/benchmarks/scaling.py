@@ -24,6 +24,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import records  # noqa: E402  (this folder)
 from peers import CliDefaultLoop, cli_onednn_choice, fixed_batches, run_process, worker_environment  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -169,38 +170,24 @@ def parse_args(argv=None):
     if not args.batches.replace(",", "").isdigit() or any(int(b) < 1 for b in args.batches.split(",") if b):
         parser.error(f"--batches={args.batches!r}: expected comma-separated positive integers")
     args.batch_list = [int(b) for b in args.batches.split(",") if b]
-    for flag in ("rounds", "steps", "warmup"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag}={getattr(args, flag)}: expected an integer >= 1")
+    records.require_positive(parser, args, ("rounds", "steps", "warmup"))
     return args
 
 
 def main(argv=None):
+    started = time.time()  # the wall time of the whole command
     args = parse_args(argv)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if args.worker:
-        with open(args.result, "w") as f:
-            json.dump(worker(args), f)
-        return None
-    from machine import cpu_info, device_name
-
-    started = time.time()
+    if args.worker:  # a process of its own, started by main
+        return records.write_worker_result(args.result, worker(args))
+    argv = sys.argv[1:] if argv is None else list(argv)  # forwarded to the worker processes
     choice = cli_onednn_choice(os.environ)
-    report = {"command": " ".join(["python experiments/benchmarks/scaling.py", *argv]), "device": device_name(),
-              "machine": cpu_info(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    report = {**records.head("scaling.py", argv),
               "gan_tf_onednn": {"value": choice[0], "reason": choice[1], "rule": choice[2]}}
     rows = measure(args, choice)
     report.update(settings=rows[0]["settings"], rows=rows, summary=summarise(rows))
     report["celeba_epoch"] = celeba_epoch(report["summary"])
     report["wall_seconds"] = time.time() - started
-    text = markdown(report)
-    print(text)
-    os.makedirs(args.out_dir, exist_ok=True)
-    base = os.path.join(args.out_dir, f"scaling_{report['device']}")
-    with open(base + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+    base = records.write(report, args.out_dir, "scaling", markdown(report))
     plot(report["summary"], base + ".png")
     print(f"wrote {base}.json, .md and .png", file=sys.stderr)
     return base

@@ -44,7 +44,6 @@ import argparse
 import collections
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import records  # noqa: E402  (this folder)
 from machine import cpu_info, device_name, memory_mib  # noqa: E402  (this folder)
 
 SHAPES = {"28x28x1": ((28, 28, 1), 256), "64x64x3": ((64, 64, 3), 128)}
@@ -469,7 +469,7 @@ def markdown(report):
         f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}, "
         f"native bfloat16: {'yes' if machine['native_bf16'] else 'no'}); TensorFlow {report['versions']['tensorflow']}, "
         f"Keras {report['versions']['keras']}; oneDNN {'on' if report['onednn'] else 'off'} (--onednn={report['onednn_flag']}).",
-        f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown.",
+        records.peak_line(machine),
         f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
         "",
         "| image, batch | loop | precision | jit_compile | images/s (median) | ms/step | GFLOP/s | % of peak "
@@ -477,12 +477,7 @@ def markdown(report):
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def ratio(c, key):
-        if key not in c:
-            return "-"
-        quartiles = c.get(key + "_quartiles")
-        spread = f" ({quartiles[0]:.2f}-{quartiles[1]:.2f})" if quartiles else ""
-        return f"{c[key]:.2f}x{spread}"
+    ratio = records.ratio_text
 
     for shape in report["shapes"]:
         for c in sorted(shape["configs"], key=lambda c: (c["precision"], c["jit_compile"], c["loop"])):
@@ -544,6 +539,15 @@ def _per_shape(parser, flag, text):
     return values
 
 
+def shape_names(parser, text):
+    """The image sizes a --shapes value names (comma-separated), each one of `SHAPES`."""
+    names = [s for s in text.split(",") if s]
+    for s in names:
+        if s not in SHAPES:
+            parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
+    return names
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", default="28x28x1,64x64x3", help="comma-separated, from: " + ", ".join(SHAPES))
@@ -565,10 +569,7 @@ def parse_args(argv=None):
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: one shape, JSON to --result
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.shape_list = [s for s in args.shapes.split(",") if s]
-    for s in args.shape_list:
-        if s not in SHAPES:
-            parser.error(f"--shapes: {s!r} is not one of {', '.join(SHAPES)}")
+    args.shape_list = shape_names(parser, args.shapes)
     args.steps_text, args.steps = args.steps, _per_shape(parser, "--steps", args.steps)
     args.repeats_text, args.repeats = args.repeats, _per_shape(parser, "--repeats", args.repeats)
     args.jit_text = args.jit
@@ -585,10 +586,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        with open(args.result, "w") as f:
-            json.dump(measure_shape(args.worker, args), f)
-        return
+    if args.worker:  # a process of its own, started by main
+        return records.write_worker_result(args.result, measure_shape(args.worker, args))
     if args.from_json:
         with open(args.from_json) as f:
             report = json.load(f)
@@ -596,17 +595,15 @@ def main(argv=None):
             shape["summary"] = summarise(shape)
         write(report, os.path.dirname(os.path.abspath(args.from_json)))
         return
-    import keras
-    import tensorflow as tf
 
     started = time.time()
     report = {
-        "command": " ".join(["python experiments/benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": records.command("throughput.py", argv),
         "device": device_name(),
         "machine": cpu_info(),
         "onednn_flag": args.onednn,
-        "load_average_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
+        "load_average_start": records.load_average(),
+        "versions": records.versions(),
         "shapes": [],
     }
     forwarded = ["--repeats", args.repeats_text, "--steps", args.steps_text, "--precisions", ",".join(args.precisions),
@@ -626,20 +623,13 @@ def main(argv=None):
         shape["summary"] = summarise(shape)
         report["shapes"].append(shape)
     report["onednn"] = all(shape["onednn"] for shape in report["shapes"])
-    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["load_average_end"] = records.load_average()
     report["wall_seconds"] = time.time() - started
     write(report, args.out_dir)
 
 
 def write(report, out_dir):
-    text = markdown(report)
-    print(text)
-    os.makedirs(out_dir, exist_ok=True)
-    base = os.path.join(out_dir, f"throughput_{report['device']}")
-    with open(base + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+    base = records.write(report, out_dir, "throughput", markdown(report))
     print(f"wrote {base}.json and {base}.md ({report['wall_seconds'] / 60:.1f} min of measuring)", file=sys.stderr)
 
 

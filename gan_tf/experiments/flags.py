@@ -5,14 +5,13 @@ optionally `RECIPE_DEFAULTS` ({recipe: defaults}) and `DATASETS` (for experiment
 sets), and calls `main(module)`. Everything here runs without TensorFlow: `--help`, a bad flag and a bad
 combination of flags return before it is imported; it is imported only to train.
 """
-import contextlib
 import dataclasses
 import sys
 import textwrap
 
 from absl import app, flags
 
-from gan_tf import choices, cpu
+from gan_tf import choices, cli, cpu
 from gan_tf.experiments import recipes
 from gan_tf.experiments.config import FIELDS, HELP, ExperimentConfig, field_problem, foreign_fields
 
@@ -158,30 +157,6 @@ def config_from_flags(module, flag_values=flags.FLAGS):
     return ExperimentConfig(**values).validate()
 
 
-def _is_user_error(error):
-    if isinstance(error, (ValueError, OSError)):
-        return True
-    runner = sys.modules.get("gan_tf.experiments.runner")  # its error classes, if it was imported
-    return runner is not None and isinstance(error, runner.USER_ERRORS)
-
-
-@contextlib.contextmanager
-def user_errors():
-    """The one handler of a command's user errors: a mistake the user can fix prints one line and
-    exits 1, without a traceback; Ctrl-C says how to continue and exits 130. Anything else is a bug
-    and keeps its traceback."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        print(STOPPED, file=sys.stderr)
-        sys.exit(130)
-    except Exception as error:  # noqa: BLE001 (re-raised unless it is the user's)
-        if not _is_user_error(error):
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
-
-
 def main(module, run=None, argv=None):
     """Entry point of an experiment: parse and check the flags, choose the CPU settings, then train.
 
@@ -196,24 +171,27 @@ def main(module, run=None, argv=None):
         module = recipes.experiment_module(module)
     argv = list(sys.argv if argv is None else argv)
     if any(arg in HELP_FLAGS for arg in argv[1:]):
-        recipe = _recipe_in(argv[1:])
-        if recipe not in recipes.RECIPES:
-            print(f"error: --recipe={recipe}: expected one of {', '.join(recipes.RECIPES)}", file=sys.stderr)
-            sys.exit(1)
-        sys.stdout.write(help_text(module, recipe))
-        sys.exit(0)
+        def show_help():
+            recipe = _recipe_in(argv[1:])
+            if recipe not in recipes.RECIPES:
+                raise cli.CommandError(f"--recipe={recipe}: expected one of {', '.join(recipes.RECIPES)}")
+            sys.stdout.write(help_text(module, recipe))
+
+        sys.exit(cli.exit_status(show_help))
     define_flags(module)
+
+    def train_from_flags():
+        config = config_from_flags(module)
+        # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: decide before.
+        cpu.apply_onednn_choice()
+        train = run
+        if train is None:
+            from gan_tf.experiments.runner import run as train
+        train(config)
 
     def _main(args):
         if len(args) > 1:
             raise app.UsageError(f"Unexpected arguments: {' '.join(args[1:])}")
-        with user_errors():
-            config = config_from_flags(module)
-            # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: decide before.
-            cpu.apply_onednn_choice()
-            train = run
-            if train is None:
-                from gan_tf.experiments.runner import run as train
-            train(config)
+        return cli.exit_status(train_from_flags, stopped=STOPPED)
 
     app.run(_main, argv=argv)

@@ -5,13 +5,14 @@ Kept free of TensorFlow so that a wrong `--run_dir` is reported before any devic
 import json
 import os
 
+from gan_tf import cli
 from gan_tf.experiments.config import ExperimentConfig
 
 CONFIG_NAME = "config.json"
 
-
-class RunRecordError(ValueError):
-    """A run directory's config.json is missing or not one a training run writes."""
+# A run directory whose config.json is missing or not one a training run writes: a mistake in the
+# command's --run_dir, the one error class of the commands that read run directories.
+RunRecordError = cli.CommandError
 
 
 def config_path(run_dir):

@@ -5,28 +5,14 @@ times the record holds, and the networks of every loop must have the same parame
 """
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCHMARKS = os.path.join(ROOT, "experiments", "benchmarks")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 
-def _load_peers():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        import peers
-    finally:
-        sys.path.remove(BENCHMARKS)
-    return peers
-
-
-def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch):
-    peers = _load_peers()
+def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch, benchmarks):
+    peers = benchmarks.load("peers")
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert peers.worker_environment("gan_tf", ("1", "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "1"
     # The user's value stays when the CLI sets nothing.
@@ -35,19 +21,17 @@ def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch):
         assert "TF_ENABLE_ONEDNN_OPTS" not in peers.worker_environment(loop, ("1", "reason", "rule"))
 
 
-def test_bad_flags_are_refused_before_any_work():
-    peers = _load_peers()
+def test_bad_flags_are_refused_before_any_work(benchmarks):
+    peers = benchmarks.load("peers")
     for argv in (["--shapes", "32x32x3"], ["--loops", "gan_tf,jax"], ["--loops", "gan_tf,torch"], ["--rounds", "0"]):
         with pytest.raises(SystemExit):
             peers.parse_args(argv)
 
 
 @pytest.mark.slow
-def test_one_round_records_every_field_and_paired_ratios(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([sys.executable, os.path.join(BENCHMARKS, "peers.py"), "--rounds", "1", "--steps", "1",
-                    "--warmup", "1", "--shapes", "28x28x1", "--out_dir", str(tmp_path)],
-                   check=True, env=env, cwd=ROOT, timeout=900)
+def test_one_round_records_every_field_and_paired_ratios(tmp_path, benchmarks):
+    benchmarks.run("peers.py", "--rounds", "1", "--steps", "1", "--warmup", "1", "--shapes", "28x28x1",
+                   "--out_dir", str(tmp_path), timeout=900)
     (json_path,) = tmp_path.glob("peers_*.json")
     assert json_path.with_suffix(".md").exists()
     report = json.loads(json_path.read_text())

@@ -1,23 +1,7 @@
 """Smoke test of experiments/benchmarks/profile_step.py: op kinds, and the fields of one tiny run."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCHMARKS = os.path.join(ROOT, "experiments", "benchmarks")
-
-
-def _load():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        import profile_step
-    finally:
-        sys.path.remove(BENCHMARKS)
-    return profile_step
-
 
 @pytest.mark.parametrize("op_type, name, kind", [
     ("_MklNativeFusedConv2D", "StatefulPartitionedCall/discriminator_1/down0_1/convolution", "conv forward"),
@@ -34,15 +18,14 @@ def _load():
     ("_MklMatMul", "StatefulPartitionedCall/generator_1/project_1/MatMul", "dense forward"),
     ("Tanh", "StatefulPartitionedCall/generator_1/tanh_1/Tanh", "other"),
 ])
-def test_op_kind(op_type, name, kind):
-    assert _load().op_kind(op_type, name) == kind
+def test_op_kind(op_type, name, kind, benchmarks):
+    assert benchmarks.load("profile_step").op_kind(op_type, name) == kind
 
 
 @pytest.mark.slow
-def test_one_tiny_profile_records_every_field(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([sys.executable, os.path.join(BENCHMARKS, "profile_step.py"), "--steps", "1", "--blocks", "1",
-                    "--pipeline_batches", "2", "--out_dir", str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=600)
+def test_one_tiny_profile_records_every_field(tmp_path, benchmarks):
+    benchmarks.run("profile_step.py", "--steps", "1", "--blocks", "1", "--pipeline_batches", "2",
+                   "--out_dir", str(tmp_path))
     (json_path,) = tmp_path.glob("profile_step_*.json")
     assert json_path.with_suffix(".md").exists()
     result = json.loads(json_path.read_text())["result"]

@@ -1,34 +1,18 @@
 """Smoke test of experiments/benchmarks/scaling.py: its flags, the CelebA epoch arithmetic, one tiny run."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCHMARKS = os.path.join(ROOT, "experiments", "benchmarks")
-
-
-def _load():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        import scaling
-    finally:
-        sys.path.remove(BENCHMARKS)
-    return scaling
-
-
-def test_bad_flags_are_refused():
-    scaling = _load()
+def test_bad_flags_are_refused(benchmarks):
+    scaling = benchmarks.load("scaling")
     for argv in (["--shapes", "28x32x1"], ["--shapes", "64x64x2"], ["--batches", "16,x"], ["--batches", "0"],
                  ["--steps", "0"]):
         with pytest.raises(SystemExit):
             scaling.parse_args(argv)
 
 
-def test_celeba_epoch_minutes():
-    scaling = _load()
+def test_celeba_epoch_minutes(benchmarks):
+    scaling = benchmarks.load("scaling")
     summary = [{"shape": "64x64x3", "batch_size": 64, "images_per_second": 50.0},
                {"shape": "64x64x3", "batch_size": 128, "images_per_second": 100.0},
                {"shape": "28x28x1", "batch_size": 64, "images_per_second": 1000.0}]
@@ -39,10 +23,8 @@ def test_celeba_epoch_minutes():
 
 
 @pytest.mark.slow
-def test_one_tiny_run_records_every_field(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([sys.executable, os.path.join(BENCHMARKS, "scaling.py"), "--shapes", "28x28x1", "--batches",
-                    "8,16", "--steps", "1", "--out_dir", str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=600)
+def test_one_tiny_run_records_every_field(tmp_path, benchmarks):
+    benchmarks.run("scaling.py", "--shapes", "28x28x1", "--batches", "8,16", "--steps", "1", "--out_dir", str(tmp_path))
     (json_path,) = tmp_path.glob("scaling_*.json")
     assert json_path.with_suffix(".png").exists() and json_path.with_suffix(".md").exists()
     report = json.loads(json_path.read_text())

@@ -16,13 +16,9 @@ def bars(n, seed=0):
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
+def data_dir(tmp_path_factory, tiny_mnist):
     """An mnist.npz with 60 training and 30 test images of class-specific bars."""
-    directory = tmp_path_factory.mktemp("bars")
-    x_train, y_train = bars(60, seed=0)
-    x_test, y_test = bars(30, seed=1)
-    np.savez(directory / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return str(directory)
+    return tiny_mnist.write(tmp_path_factory.mktemp("bars"), *bars(60, seed=0), *bars(30, seed=1))
 
 
 def _tiny_config(data_dir, out_dir, **changes):

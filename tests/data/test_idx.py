@@ -64,10 +64,10 @@ def test_gzip_detected_from_content_not_extension(tmp_path, helpers, offline):
     np.testing.assert_allclose(got[..., 0], helpers.expected_unit_range(images), atol=1e-6)
 
 
-def test_npz_like_keras(tmp_path, helpers, offline):
+def test_npz_like_keras(tmp_path, helpers, offline, tiny_mnist):
     x_train, y_train = helpers.random_digits(9, 28, 28, seed=3)
     x_test, y_test = helpers.random_digits(4, 28, 28, seed=4)
-    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    tiny_mnist.write(tmp_path, x_train, y_train, x_test, y_test)
     for split, (x, y) in (("train", (x_train, y_train)), ("test", (x_test, y_test))):
         ds, info = data.load("mnist", split, data_dir=tmp_path, with_labels=True, return_info=True)
         images, labels = _collect(ds)
@@ -122,9 +122,9 @@ def test_counts_disagree(tmp_path, helpers, offline):
         data.load("mnist", data_dir=tmp_path)
 
 
-def test_npz_counts_disagree(tmp_path, helpers, offline):
+def test_npz_counts_disagree(tmp_path, helpers, offline, tiny_mnist):
     x, y = helpers.random_digits(6)
-    np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y[:5], x_test=x, y_test=y)
+    tiny_mnist.write(tmp_path, x, y[:5], x, y)
     with pytest.raises(data.DataError, match=r"mnist\.npz: x_train holds 6 images but y_train holds 5 labels"):
         data.load("mnist", data_dir=tmp_path)
 

@@ -14,17 +14,9 @@ from gan_tf.experiments.runner import restore_gan, run
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tiny_mnist):
     """A tiny MNIST-like mnist.npz: 40 train and 10 test images of bars."""
-    directory = tmp_path_factory.mktemp("mnist")
-    rng = np.random.RandomState(0)
-    images = np.zeros((50, 28, 28), np.uint8)
-    for i, image in enumerate(images):
-        image[4 + i % 20 : 8 + i % 20, 6:22] = 255
-    labels = rng.randint(0, 10, 50).astype(np.uint8)
-    np.savez(directory / "mnist.npz", x_train=images[:40], y_train=labels[:40],
-             x_test=images[40:], y_test=labels[40:])
-    return str(directory)
+    return tiny_mnist(train=40, test=10, pattern="bars")
 
 
 def _tiny(data_dir, out_dir, **changes):

@@ -1,0 +1,86 @@
+"""What every benchmark of this folder records beside its numbers: the command line, the load average,
+the library versions, and the report files `<name>_<device>.json` and `.md`.
+
+Shared by the benchmark scripts (`python experiments/benchmarks/<script>.py` puts the folder on sys.path).
+"""
+import json
+import os
+import platform
+import sys
+
+
+def command(script, argv=None):
+    """The command line that reproduces a run of `script` (a file name in this folder)."""
+    return " ".join([f"python experiments/benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def versions():
+    """TensorFlow's, Keras's and Python's versions (imports TensorFlow)."""
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()}
+
+
+def write(report, out_dir, name, text):
+    """Prints `text` and writes `<out_dir>/<name>_<report["device"]>.json` (the report) and `.md` (`text`);
+    returns that path without its suffix."""
+    print(text)
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, f"{name}_{report['device']}")
+    with open(base + ".json", "w") as f:
+        json.dump(report, f, indent=1)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    return base
+
+
+def head(script, argv=None):
+    """The first fields of a report: the command, the device, the machine and the load average at the start."""
+    from machine import cpu_info, device_name
+
+    return {"command": command(script, argv), "device": device_name(), "machine": cpu_info(),
+            "load_average_start": load_average()}
+
+
+def write_worker_result(path, result):
+    """A worker process's answer to its parent (which reads it with `json.load`)."""
+    with open(path, "w") as f:
+        json.dump(result, f)
+
+
+def write_json(report, out_dir, name, text):
+    """Prints `text` and writes `report` (which holds `text` as well) to `<out_dir>/<name>_<device>.json`."""
+    print(text)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{name}_{report['device']}.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
+def ratio_text(entry, key):
+    """`entry[key]` as a ratio with its quartiles (`<key>_quartiles`) where known, for a Markdown cell."""
+    if key not in entry:
+        return "-"
+    quartiles = entry.get(key + "_quartiles")
+    return f"{entry[key]:.2f}x" + (f" ({quartiles[0]:.2f}-{quartiles[1]:.2f})" if quartiles else "")
+
+
+def require_positive(parser, args, names):
+    """Refuses (through `parser.error`, exit status 2) any of the flags `names` below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}={getattr(args, name)}: expected an integer >= 1")
+
+
+def peak_line(machine):
+    """The report line that states the CPU's estimated float32 peak (see `machine.cpu_info`)."""
+    peak = machine["peak_gflops"]
+    return f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown."
