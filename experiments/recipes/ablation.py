@@ -10,7 +10,7 @@ by steps rather than by the clock keeps the comparison fair on a shared machine,
 gives whichever run happened to share the CPU fewer steps.
 
     python experiments/recipes/ablation.py cost                       # step cost of each variant
-    python experiments/recipes/ablation.py train --dataset fashion_mnist --variants default,lr5e-4 --seeds 0,1
+    python experiments/recipes/ablation.py train --dataset fashion_mnist --minutes 5 --variants base,lr5e-4 --seeds 0,1
     python experiments/recipes/ablation.py table --dataset fashion_mnist   # ablation_<dataset>.md/.json
 
 `train` writes run directories under runs/ablation/<dataset>/<variant>_s<seed> and evaluates each
@@ -32,7 +32,7 @@ BASE = ["--recipe", "modern", "--d_lr", "2e-4", "--g_lr", "2e-4"]
 
 # Each variant: the flags it adds to BASE (a flag given again overrides BASE's).
 VARIANTS = {
-    "default": [],
+    "base": [],
     "dcgan2016": ["--recipe", "dcgan2016"],
     "lr5e-4": ["--d_lr", "5e-4", "--g_lr", "5e-4"],
     "lr1e-3": ["--d_lr", "1e-3", "--g_lr", "1e-3"],
@@ -59,11 +59,12 @@ def cost_path():
     return os.path.join(HERE, f"step_cost_{device_name()}.json")
 
 
-def load_cost():
-    """{variant: step time relative to the default}, from the `cost` stage's record (1.0 if absent)."""
+def load_cost(key="ratio"):
+    """{variant: step time relative to the base}, from the step-cost record (1.0 if absent); with
+    key="measured", {variant: whether that ratio was measured rather than estimated}."""
     try:
         with open(cost_path()) as f:
-            return json.load(f)["ratio"]
+            return json.load(f).get(key, {})
     except FileNotFoundError:
         return {}
 
@@ -129,7 +130,7 @@ def evaluate(run_dir, epoch, steps):
 
 
 def measure_cost(args):
-    """Paired step cost: each variant and the default, one after the other, `--rounds` times."""
+    """Paired step cost: each variant and the base, one after the other, `--rounds` times."""
     import tempfile
 
     times = {v: [] for v in args.variants.split(",")}
@@ -142,13 +143,13 @@ def measure_cost(args):
                     epochs = [json.loads(line) for line in f]
             # Epoch 1 holds the tracing; the median of the others is the step time.
             times[variant].append(statistics.median(e["ms_per_step"] for e in epochs[1:]))
-    base = statistics.median(times["default"])
+    base = statistics.median(times["base"])
     ratio = {v: statistics.median(t) / base for v, t in times.items()}
     record = {"command": "python experiments/recipes/ablation.py cost " + " ".join(sys.argv[2:]),
-              "ms_per_step": times, "ratio": ratio}
+              "ms_per_step": times, "ratio": ratio, "measured": {v: True for v in ratio}}
     with open(cost_path(), "w") as f:
         json.dump(record, f, indent=1)
-    print(f"| variant | ms/step (median of {args.rounds}) | cost vs default |\n|---|---|---|")
+    print(f"| variant | ms/step (median of {args.rounds}) | cost vs base |\n|---|---|---|")
     for v, t in times.items():
         print(f"| {v} | {statistics.median(t):.0f} | {ratio[v]:.2f}× |")
 
@@ -209,6 +210,10 @@ def table(args):
                      f"{r['images_per_second']:.0f} | {_cell(r['fd'], 1)} | {_cell(r['kid'], 1)} | "
                      f"{_cell(r['is'])} | {_cell(r['precision'])} | {_cell(r['recall'])} | "
                      f"{_cell(r['largest_class'], 3)} | {_cell(r['memorisation'], 3)} |")
+    estimated = sorted({r["variant"] for r in rows if load_cost("measured").get(r["variant"]) is False})
+    if estimated:
+        lines.append(f"\nStep cost estimated, not measured, for {', '.join(estimated)} "
+                     f"(see {os.path.basename(cost_path())}): their minutes and img/s are estimates.")
     text = "\n".join(lines)
     print(text)
     name = os.path.join(HERE, f"ablation_{args.dataset}")
@@ -264,7 +269,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p = sub.add_parser("train")
     p.add_argument("--dataset", choices=sorted(STEPS_PER_EPOCH), required=True)
-    p.add_argument("--variants", default="default")
+    p.add_argument("--variants", default="base")
     p.add_argument("--seeds", default="0")
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--eval_every", type=int, default=0)

@@ -24,7 +24,7 @@ def ablation(tmp_path, monkeypatch):
     # 5,263 steps in 600 s: 114.0 ms per step.
     (record / "results.json").write_text(json.dumps(
         {"steps": 5263, "training_seconds": 600.0, "stopped": {"time_budget_minutes": 10.0}}))
-    (tmp_path / "step_cost.json").write_text(json.dumps({"ratio": {"default": 1.0, "resnet": 1.42}}))
+    (tmp_path / "step_cost.json").write_text(json.dumps({"ratio": {"base": 1.0, "resnet": 1.42}}))
     return module
 
 
@@ -32,7 +32,7 @@ def test_each_variant_trains_the_steps_it_reaches_in_the_budget_and_is_evaluated
                                                                                         monkeypatch):
     commands = []
     monkeypatch.setattr(ablation, "run", commands.append)
-    args = types.SimpleNamespace(dataset="fashion_mnist", variants="default,resnet", seeds="0", minutes=5.0,
+    args = types.SimpleNamespace(dataset="fashion_mnist", variants="base,resnet", seeds="0", minutes=5.0,
                                  eval_every=0, runs=str(tmp_path / "runs"))
     with pytest.raises(FileNotFoundError):  # `run` is faked: no eval file gets written
         ablation.train(args)
