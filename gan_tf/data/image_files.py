@@ -37,10 +37,15 @@ _MAX_NAMED = 20  # skipped files named in a warning
 def cache_bytes():
     """The in-memory cache budget in bytes ($GAN_TF_CACHE_MB, default 1024 MiB)."""
     value = os.environ.get("GAN_TF_CACHE_MB", "")
+    if not value.strip():
+        return DEFAULT_CACHE_MB * 2**20
     try:
-        return int(float(value) * 2**20) if value.strip() else DEFAULT_CACHE_MB * 2**20
-    except ValueError as e:
-        raise DataError(f"GAN_TF_CACHE_MB={value!r}; expected a number of MiB") from e
+        megabytes = float(value)
+        if not 0 <= megabytes < 2**43:  # refuses nan, inf and negative sizes
+            raise ValueError(value)
+        return int(megabytes * 2**20)
+    except ValueError:
+        raise DataError(f"GAN_TF_CACHE_MB={value!r}; expected a finite number of MiB >= 0") from None
 
 
 @dataclasses.dataclass

@@ -422,3 +422,15 @@ def test_large_image_sets_are_read_in_a_new_permutation_each_epoch(tmp_path, mon
     # what the uninterrupted one reads.
     np.testing.assert_array_equal(orders(seed=5, start_epoch=1)[0], run[count:])
     np.testing.assert_array_equal(orders(seed=5, start_epoch=1, start_step=7)[0], run[count + 7 * batch:])
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "lots"])
+def test_a_cache_size_that_is_not_a_finite_size_is_named(monkeypatch, value):
+    from gan_tf.data import image_files
+    from gan_tf.data.base import DataError
+
+    monkeypatch.setenv("GAN_TF_CACHE_MB", value)
+    with pytest.raises(DataError, match=f"GAN_TF_CACHE_MB='{value}'; expected a finite number of MiB >= 0"):
+        image_files.cache_bytes()
+    monkeypatch.setenv("GAN_TF_CACHE_MB", "1.5")
+    assert image_files.cache_bytes() == 3 * 2**19
