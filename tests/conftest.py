@@ -207,3 +207,29 @@ class TinyMnist:
 def tiny_mnist(tmp_path_factory):
     """See `TinyMnist`."""
     return TinyMnist(tmp_path_factory)
+
+
+@pytest.fixture
+def deterministic_ops():
+    """TensorFlow's deterministic ops for one test (bitwise resume comparisons). TF has no public
+    switch back; the private one keeps the other tests at full speed."""
+    from tensorflow.python.framework import config as tf_config
+
+    tf.config.experimental.enable_op_determinism()
+    yield
+    tf_config.disable_op_determinism()
+
+
+@pytest.fixture
+def event_tags():
+    """tags(directory): every summary tag in the TensorBoard event files under `directory`."""
+    import glob
+
+    def tags(directory):
+        found = set()
+        for path in glob.glob(os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                found.update(value.tag for value in event.summary.value)
+        return found
+
+    return tags

@@ -30,13 +30,6 @@ def fake_clock(monkeypatch):
     monkeypatch.setattr(time_budget, "clock", lambda: 10.0 * next(readings))
 
 
-@pytest.fixture
-def deterministic_ops():
-    from tensorflow.python.framework import config as tf_config
-
-    tf.config.experimental.enable_op_determinism()
-    yield
-    tf_config.disable_op_determinism()
 
 
 def _tiny(data_dir, out_dir, **changes):

@@ -27,14 +27,6 @@ def _tiny(data_dir, out_dir, **changes):
     return config.replace(**changes)
 
 
-def _event_tags(directory):
-    tags = set()
-    for path in glob.glob(os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            tags.update(value.tag for value in event.summary.value)
-    return tags
-
-
 def _checkpoint_arrays(out_dir):
     path = sorted(glob.glob(os.path.join(out_dir, "checkpoints", "ckpt-*.npz")))[-1]
     with np.load(path, allow_pickle=False) as stored:
@@ -51,7 +43,7 @@ def _tree_digest(directory):
     return digest.hexdigest()
 
 
-def test_run_writes_every_artefact(data_dir, tmp_path):
+def test_run_writes_every_artefact(data_dir, tmp_path, event_tags):
     out = tmp_path / "run"
     result = run(_tiny(data_dir, out))
     assert result["start_epoch"] == 0
@@ -72,7 +64,7 @@ def test_run_writes_every_artefact(data_dir, tmp_path):
     for key in ("d_loss", "g_loss", "d_real", "d_fake", "images_per_second", "seconds"):
         assert all(np.isfinite(r[key]) for r in lines), key
 
-    tags = _event_tags(str(out / "logs"))
+    tags = event_tags(str(out / "logs"))
     assert {"loss/d", "loss/g", "discriminator/real", "discriminator/fake", "speed/images_per_second",
             "optimizer/d_lr", "optimizer/g_lr", "samples"} <= tags
 
@@ -113,14 +105,6 @@ def test_resume_drops_records_of_epochs_it_will_redo_and_keeps_the_rest(data_dir
     assert json.loads(lines[1])["d_loss"] != 0.0
 
 
-@pytest.fixture
-def deterministic_ops():
-    # TF has no public switch back; the private one keeps other tests at full speed.
-    from tensorflow.python.framework import config as tf_config
-
-    tf.config.experimental.enable_op_determinism()
-    yield
-    tf_config.disable_op_determinism()
 
 
 def test_resumed_run_ends_like_an_uninterrupted_one(data_dir, tmp_path, deterministic_ops):

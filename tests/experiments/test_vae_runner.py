@@ -54,14 +54,6 @@ def _checkpoint(out_dir, name=None):
         return {key: stored[key] for key in stored.files}
 
 
-def _event_tags(directory):
-    tags = set()
-    for path in glob.glob(os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            tags.update(value.tag for value in event.summary.value)
-    return tags
-
-
 def test_the_vae_experiment_resolves_to_a_vae_config_without_gan_techniques():
     config = recipes.resolve("vae")
     assert config.model == "vae" and config.out_dir == "runs/vae_mnist"
@@ -83,7 +75,7 @@ def test_options_of_the_other_model_are_refused_by_name(changes, message):
     assert message in str(error.value)
 
 
-def test_a_vae_run_leaves_the_runs_record(vae_run):
+def test_a_vae_run_leaves_the_runs_record(vae_run, event_tags):
     out_dir, summary = vae_run
     assert isinstance(summary["gan"], VAE)
     record = json.load(open(os.path.join(out_dir, "config.json")))
@@ -95,7 +87,7 @@ def test_a_vae_run_leaves_the_runs_record(vae_run):
         assert r["loss"] == pytest.approx(r["reconstruction"] + r["kl"], rel=1e-5)  # beta = 1
     for name in ("final.png", "progress.gif", "losses.png", "epoch_0001.png", "epoch_0002.png"):
         assert os.path.getsize(os.path.join(out_dir, "samples", name)) > 0
-    tags = _event_tags(os.path.join(out_dir, "logs"))
+    tags = event_tags(os.path.join(out_dir, "logs"))
     assert {"loss/reconstruction", "loss/kl", "held_out/psnr", "held_out/ssim", "optimizer/lr", "samples"} <= tags
     stored = _checkpoint(out_dir)
     groups = {key.split("/")[0] for key in stored if not key.startswith("__")}
@@ -117,13 +109,6 @@ def test_held_out_psnr_and_ssim_are_those_of_the_posterior_mean_reconstructions(
     assert last["val_ssim"] == pytest.approx(float(ssim), rel=1e-4, abs=1e-6)
 
 
-@pytest.fixture
-def deterministic_ops():
-    from tensorflow.python.framework import config as tf_config
-
-    tf.config.experimental.enable_op_determinism()
-    yield
-    tf_config.disable_op_determinism()
 
 
 def test_a_resumed_vae_run_ends_like_an_uninterrupted_one(data_dir, tmp_path, deterministic_ops):
