@@ -355,6 +355,12 @@ def _augment(config):
         return {"policy": config.augment_policy, "probability": config.augment_p}
     from gan_tf.augment import AdaptiveAugment
 
+    if config.loss == "rpgan":
+        # RpGAN's loss sees only D(x) - D(G(z)): D's outputs are free up to a constant, so ADA's
+        # overfitting signal E[sign D(real)] says nothing and can drive p to 1.
+        logging.warning("--loss=rpgan with adaptive augmentation (--ada_target=%g): ADA reads the sign of D on "
+                        "real images, which the relativistic loss leaves undetermined; consider --ada_target=0 "
+                        "(see docs/recipes.md).", config.ada_target)
     return {"policy": config.augment_policy,
             "probability": AdaptiveAugment(target=config.ada_target, initial_p=config.augment_p)}
 

@@ -81,3 +81,14 @@ def test_spectral_norm_and_resnet_reach_the_network_builders(monkeypatch):
         ("resnet_g", (4, (32, 32, 3), 8), {}),
         ("resnet_d", ((32, 32, 3), 8), {"spectral_norm": True}),
     ]
+
+
+def test_rpgan_with_adaptive_augmentation_warns_that_ada_cannot_read_its_discriminator(recorded, monkeypatch):
+    warned = []
+    monkeypatch.setattr(runner.logging, "warning", lambda message, *args: warned.append(message % args))
+    recorded(recipes.resolve("mnist", recipe="modern", loss="rpgan"))
+    assert len(warned) == 1 and "--loss=rpgan with adaptive augmentation (--ada_target=0.6)" in warned[0]
+    warned.clear()
+    recorded(recipes.resolve("mnist", recipe="modern", loss="rpgan", ada_target=0.0))
+    recorded(recipes.resolve("mnist", recipe="modern"))
+    assert warned == []
