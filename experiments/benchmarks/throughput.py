@@ -101,6 +101,27 @@ def _macs(op):
     return 0
 
 
+# Op types `_macs` counts or refuses: a branch holding none of them adds no FLOPs to the count.
+_COUNTED_OPS = {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MatMul", "BatchMatMul", "BatchMatMulV2",
+                "BatchMatMulV3", "Einsum", "Conv3D", "DepthwiseConv2dNative"}
+
+
+def _branches_hold(library, op, op_types):
+    """Whether a conditional's branches (and the functions they call) hold an op of `op_types`."""
+    pending = [op.get_attr(name).name for name in ("then_branch", "else_branch")]
+    seen = set()
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in library:
+            continue
+        seen.add(name)
+        for node in library[name].node_def:
+            if node.op in op_types:
+                return True
+            pending += [value.func.name for value in node.attr.values() if value.HasField("func")]
+    return False
+
+
 def _live_ops(graph):
     """Ops that run: those the outputs, control outputs or stateful ops (variable updates) depend on.
 
@@ -125,7 +146,10 @@ def count_flops(concrete_function):
     """{op type: FLOPs} of one traced step (2 FLOPs per multiply-accumulate), of the ops that run."""
     totals = collections.Counter()
     graph = concrete_function.graph
+    library = {f.signature.name: f for f in graph.as_graph_def().library.function}
     for op in _live_ops(graph):
+        if op.type in ("If", "StatelessIf") and not _branches_hold(library, op, _COUNTED_OPS):
+            continue  # e.g. the augmentation skipped while ADA's p is 0: elementwise ops only, no MACs
         if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile", "If", "StatelessIf"):
             raise ValueError(f"{op.name}: nested function ops are not counted; the step must be one flat graph")
         macs = _macs(op)
