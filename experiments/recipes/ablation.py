@@ -5,9 +5,9 @@ as many steps as it reaches in `--minutes` of training on an idle machine: the b
 recorded `--time_budget` run (experiments/recipes/<dataset>_base_10min/results.json), scaled by the
 minutes and divided by the variant's step cost relative to the base (`python
 experiments/recipes/ablation.py cost` measures it: each variant and the base one after the other on
-the same machine; variants that only change learning rates have the base's graph and cost). Training
-by steps rather than by the clock keeps the comparison fair on a shared machine, where a clock budget
-gives whichever run happened to share the CPU fewer steps.
+the same machine; a variant that differs from a measured one only in learning rates has its graph and
+cost). Training by steps rather than by the clock keeps the comparison fair on a shared machine, where
+a clock budget gives whichever run happened to share the CPU fewer steps.
 
     python experiments/recipes/ablation.py cost                       # step cost of each variant
     python experiments/recipes/ablation.py train --dataset fashion_mnist --minutes 5 --variants base,lr5e-4 --seeds 0,1
@@ -44,7 +44,17 @@ VARIANTS = {
     "sn": ["--spectral_norm"],
     "resnet": ["--architecture", "resnet"],
     "width64": ["--width", "64"],
+    # Added one at a time to the 2016 recipe: the learning rate alone, the EMA generator alone.
+    "dcgan2016+lr5e-4": ["--recipe", "dcgan2016", "--d_lr", "5e-4", "--g_lr", "5e-4"],
+    "dcgan2016+ema": ["--recipe", "dcgan2016", "--ema_kimg", "10", "--ema_rampup", "0.05"],
+    # On top of the default (the modern recipe at 5e-4).
+    "lr5e-4+sn": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--spectral_norm"],
+    "lr5e-4+resnet": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--architecture", "resnet"],
+    "lr5e-4+hinge": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--loss", "hinge"],
+    # DiffAugment as Zhao et al. run it: every image transformed, no adaptive probability.
+    "lr5e-4+diffaug": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--augment_p", "1", "--ada_target", "0"],
 }
+LEARNING_RATE_FLAGS = ("--d_lr", "--g_lr")
 
 # Steps per epoch in ablation runs: Fashion-MNIST's 937-step passes are cut into shorter epochs
 # (each a fresh shuffle) so that a step count is reached to within a quarter of a pass.
@@ -67,6 +77,33 @@ def load_cost(key="ratio"):
             return json.load(f).get(key, {})
     except FileNotFoundError:
         return {}
+
+
+def without_learning_rates(flags):
+    kept, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag in LEARNING_RATE_FLAGS:
+            skip = True
+        else:
+            kept.append(flag)
+    return kept
+
+
+def step_cost(variant):
+    """(step time relative to the base, whether it was measured) of a variant.
+
+    A variant's own measured ratio if there is one; else that of the measured variant with the same
+    flags apart from learning rates (the same graph, so the same cost); else 1.0, estimated."""
+    ratio, measured = load_cost(), load_cost("measured")
+    if variant in ratio:
+        return ratio[variant], bool(measured.get(variant, False))
+    flags = without_learning_rates(VARIANTS.get(variant, []))
+    for other in ratio:
+        if other in VARIANTS and without_learning_rates(VARIANTS[other]) == flags:
+            return ratio[other], bool(measured.get(other, False))
+    return 1.0, False
 
 
 def reference_steps(dataset):
@@ -95,12 +132,11 @@ def train(args):
     A variant's run directory is the same for every budget: a longer budget continues the shorter
     one's run (resuming is exact), and each budget's scores go to their own `eval_step<N>.json`.
     """
-    cost = load_cost()
     steps_10, minutes_10 = reference_steps(args.dataset)
     per_epoch = STEPS_PER_EPOCH[args.dataset] or NATURAL_STEPS[args.dataset]
     for variant in args.variants.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
-            steps = steps_10 * args.minutes / minutes_10 / cost.get(variant, 1.0)
+            steps = steps_10 * args.minutes / minutes_10 / step_cost(variant)[0]
             epochs = max(1, round(steps / per_epoch))
             out = os.path.join(args.runs, args.dataset, f"{variant}_s{seed}")
             command = [sys.executable, "-m", f"gan_tf.experiments.{args.dataset}", "--out_dir", out,
@@ -145,8 +181,18 @@ def measure_cost(args):
             times[variant].append(statistics.median(e["ms_per_step"] for e in epochs[1:]))
     base = statistics.median(times["base"])
     ratio = {v: statistics.median(t) / base for v, t in times.items()}
-    record = {"command": "python experiments/recipes/ablation.py cost " + " ".join(sys.argv[2:]),
-              "ms_per_step": times, "ratio": ratio, "measured": {v: True for v in ratio}}
+    # Merged into the record: each ratio is paired with the base of its own measurement, so the
+    # ratios of earlier measurements stay valid beside the new ones.
+    try:
+        with open(cost_path()) as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        record = {}
+    command = "python experiments/recipes/ablation.py cost " + " ".join(sys.argv[2:])
+    record["commands"] = record.get("commands", [record["command"]] if "command" in record else []) + [command]
+    record.pop("command", None)
+    for key, values in (("ms_per_step", times), ("ratio", ratio), ("measured", {v: True for v in ratio})):
+        record[key] = {**record.get(key, {}), **values}
     with open(cost_path(), "w") as f:
         json.dump(record, f, indent=1)
     print(f"| variant | ms/step (median of {args.rounds}) | cost vs base |\n|---|---|---|")
@@ -163,14 +209,14 @@ def reference_ms_per_step(dataset):
 
 def collect(dataset, runs):
     """One row per evaluation of a run: variant, seed, steps, idle-machine minutes and speed, scores."""
-    cost, ms = load_cost(), reference_ms_per_step(dataset)
+    ms = reference_ms_per_step(dataset)
     per_epoch = STEPS_PER_EPOCH[dataset] or NATURAL_STEPS[dataset]
     rows = []
     root = os.path.join(runs, dataset)
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         run_dir = os.path.join(root, name)
         variant, seed = name.rsplit("_s", 1)
-        step_ms = ms * cost.get(variant, 1.0)
+        step_ms = ms * step_cost(variant)[0]
         evaluations = sorted((int(f[len("eval_step"):-len(".json")]), f) for f in os.listdir(run_dir)
                              if f.startswith("eval_step") and f.endswith(".json"))
         if not evaluations:  # still training
@@ -210,7 +256,7 @@ def table(args):
                      f"{r['images_per_second']:.0f} | {_cell(r['fd'], 1)} | {_cell(r['kid'], 1)} | "
                      f"{_cell(r['is'])} | {_cell(r['precision'])} | {_cell(r['recall'])} | "
                      f"{_cell(r['largest_class'], 3)} | {_cell(r['memorisation'], 3)} |")
-    estimated = sorted({r["variant"] for r in rows if load_cost("measured").get(r["variant"]) is False})
+    estimated = sorted({r["variant"] for r in rows if not step_cost(r["variant"])[1]})
     if estimated:
         lines.append(f"\nStep cost estimated, not measured, for {', '.join(estimated)} "
                      f"(see {os.path.basename(cost_path())}): their minutes and img/s are estimates.")

@@ -71,3 +71,33 @@ def test_rows_give_minutes_at_the_idle_speed_and_the_scores_of_each_evaluation(a
     # The curve stops at the evaluated step; its minutes come from the same step time.
     np.testing.assert_allclose(row["curve"], [(500 * step_ms / 60_000, 90.0), (1000 * step_ms / 60_000, 60.0)])
     assert row["grid"].endswith(os.path.join("samples", "epoch_0004.png"))
+
+
+def test_a_variant_differing_from_a_measured_one_only_in_learning_rates_takes_its_cost(ablation, tmp_path):
+    (tmp_path / "step_cost.json").write_text(json.dumps(
+        {"ratio": {"base": 1.0, "resnet": 1.42, "sn": 1.1}, "measured": {"base": True, "resnet": True}}))
+    assert ablation.step_cost("resnet") == (1.42, True)
+    assert ablation.step_cost("lr5e-4+resnet") == (1.42, True)  # --architecture resnet at other rates
+    assert ablation.step_cost("lr1e-3") == (1.0, True)  # the base's graph
+    assert ablation.step_cost("lr5e-4+sn") == (1.1, False)  # sn's ratio, recorded as an estimate
+    assert ablation.step_cost("lr5e-4+hinge") == (1.0, False)  # nothing like it measured
+
+
+def test_measured_costs_are_merged_into_the_record(ablation, tmp_path, monkeypatch):
+    (tmp_path / "step_cost.json").write_text(json.dumps(
+        {"command": "old", "ms_per_step": {"base": [100.0], "resnet": [142.0]},
+         "ratio": {"base": 1.0, "resnet": 1.42}, "measured": {"base": True, "resnet": True}}))
+    ms = iter([100.0, 130.0, 110.0, 121.0])  # rounds of (base, hinge): medians 105 and 125.5
+
+    def fake_run(command):
+        out = command[command.index("--out_dir") + 1]
+        with open(os.path.join(out, "metrics.jsonl"), "w") as f:
+            value = next(ms)
+            f.write("\n".join(json.dumps({"ms_per_step": v}) for v in (999.0, value, value)) + "\n")
+
+    monkeypatch.setattr(ablation, "run", fake_run)
+    ablation.measure_cost(types.SimpleNamespace(variants="base,hinge", rounds=2))
+    record = json.loads((tmp_path / "step_cost.json").read_text())
+    assert record["ratio"] == pytest.approx({"base": 1.0, "resnet": 1.42, "hinge": 125.5 / 105.0})
+    assert record["ms_per_step"]["resnet"] == [142.0] and record["ms_per_step"]["hinge"] == [130.0, 121.0]
+    assert record["commands"][0] == "old" and len(record["commands"]) == 2
