@@ -5,8 +5,9 @@ For each image shape (default 28x28x1, 32x32x3, 64x64x3, 128x128x3) and batch si
 default config and width, with only the batch size changed; its oneDNN choice, strategy, precision
 and `jit_compile`) on prepared batches (`peers.fixed_batches`; the input pipeline is not timed),
 takes `--warmup` untimed steps and times `--steps`; its peak RSS comes from `wait4`. With several
-`--rounds` the table gives medians. From the 64x64x3 rows it estimates the duration of one CelebA
-epoch (202,599 images) at the default batch size (64) and at the fastest batch size measured.
+`--rounds` the table gives medians. With 64x64x3 among the shapes, one more process per round runs
+`gan_tf.experiments.celeba`'s own defaults (width 64, batch 128: wider networks than the MNIST CLI's
+32), from which it estimates the duration of one CelebA epoch (its 162,770 training faces).
 
 Writes experiments/benchmarks/scaling_<device>.json, .md and .png (images/s and peak RSS against
 batch size, one line per image size).
@@ -30,8 +31,8 @@ from peers import CliDefaultLoop, cli_onednn_choice, fixed_batches, run_process,
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SHAPES = "28x28x1,32x32x3,64x64x3,128x128x3"
 DEFAULT_BATCHES = "16,32,64,128,256,512"
-CELEBA_IMAGES = 202_599  # the aligned CelebA training set used by gan_tf.experiments.celeba
-DEFAULT_BATCH = 64  # the CLI's default batch size
+CELEBA_SHAPE = "64x64x3"
+CELEBA_IMAGES = 162_770  # the training split gan_tf.experiments.celeba trains on (gan_tf/data/celeba.py)
 
 
 def parse_shape(text):
@@ -50,7 +51,7 @@ def worker(args):
     from throughput import fit_step_times
 
     image_shape = parse_shape(args.shape)
-    loop = CliDefaultLoop(image_shape, args.batch_size, width=None)
+    loop = CliDefaultLoop(image_shape, args.batch_size, width=args.width or None)
     feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, args.batch_size)).repeat()
     fit_step_times(loop.gan, feed, args.warmup)
     times = fit_step_times(loop.gan, feed, args.steps)
@@ -58,52 +59,63 @@ def worker(args):
             "settings": loop.settings}
 
 
+def celeba_defaults():
+    """(width, batch size) of `gan_tf.experiments.celeba`'s defaults."""
+    from gan_tf.experiments import celeba
+
+    return celeba.DEFAULTS["width"], celeba.DEFAULTS["batch_size"]
+
+
 def measure(args, choice):
+    """One row per process: the sweep (width 0 = the MNIST CLI's), then CelebA's defaults at 64x64x3."""
+    jobs = [(shape, batch_size, 0) for shape in args.shape_list for batch_size in args.batch_list]
+    if CELEBA_SHAPE in args.shape_list:
+        width, batch_size = celeba_defaults()
+        jobs.append((CELEBA_SHAPE, batch_size, width))
     rows = []
     for round_index in range(args.rounds):
-        for shape in args.shape_list:
-            for batch_size in args.batch_list:
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = os.path.join(tmp, "result.json")
-                    command = [sys.executable, os.path.abspath(__file__), "--worker", "--shape", shape,
-                               "--batch_size", str(batch_size), "--steps", str(args.steps), "--warmup",
-                               str(args.warmup), "--result", path]
-                    peak_rss = run_process(command, worker_environment("gan_tf", choice))
-                    with open(path) as f:
-                        result = json.load(f)
-                result.update(shape=shape, batch_size=batch_size, round=round_index, peak_rss_mib=peak_rss,
-                              images_per_second=batch_size * len(result["step_seconds"]) / sum(result["step_seconds"]))
-                rows.append(result)
-                print(f"  round {round_index + 1}/{args.rounds} {shape} batch {batch_size}: "
-                      f"{result['images_per_second']:.0f} images/s, peak RSS {peak_rss:.0f} MiB",
-                      file=sys.stderr, flush=True)
+        for shape, batch_size, width in jobs:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "result.json")
+                command = [sys.executable, os.path.abspath(__file__), "--worker", "--shape", shape,
+                           "--batch_size", str(batch_size), "--width", str(width), "--steps", str(args.steps),
+                           "--warmup", str(args.warmup), "--result", path]
+                peak_rss = run_process(command, worker_environment("gan_tf", choice))
+                with open(path) as f:
+                    result = json.load(f)
+            result.update(shape=shape, batch_size=batch_size, round=round_index, peak_rss_mib=peak_rss,
+                          width=result["settings"]["width"], celeba_defaults=bool(width),
+                          images_per_second=batch_size * len(result["step_seconds"]) / sum(result["step_seconds"]))
+            rows.append(result)
+            print(f"  round {round_index + 1}/{args.rounds} {shape} width {result['width']} batch {batch_size}: "
+                  f"{result['images_per_second']:.0f} images/s, peak RSS {peak_rss:.0f} MiB",
+                  file=sys.stderr, flush=True)
     return rows
 
 
 def summarise(rows):
-    """Median images/s and largest peak RSS per (shape, batch size)."""
+    """Median images/s and largest peak RSS per (shape, width, batch size, CelebA's defaults or not)."""
     table = {}
     for row in rows:
-        table.setdefault((row["shape"], row["batch_size"]), []).append(row)
-    return [{"shape": shape, "batch_size": batch, "rounds": len(group),
+        key = (row["shape"], row["width"], row["batch_size"], row.get("celeba_defaults", False))
+        table.setdefault(key, []).append(row)
+    return [{"shape": shape, "width": width, "batch_size": batch, "celeba_defaults": celeba, "rounds": len(group),
              "images_per_second": statistics.median(r["images_per_second"] for r in group),
              "peak_rss_mib": max(r["peak_rss_mib"] for r in group)}
-            for (shape, batch), group in table.items()]
+            for (shape, width, batch, celeba), group in table.items()]
 
 
 def celeba_epoch(summary):
-    """Minutes of one CelebA epoch at 64x64x3: at the default batch size and at the fastest one measured."""
-    rows = [r for r in summary if r["shape"] == "64x64x3"]
-    if not rows:
-        return None
+    """Minutes of one CelebA epoch at 64x64x3: with the CelebA experiment's defaults, and with the
+    sweep's fastest batch size (narrower networks: `--width W --batch_size B`)."""
     out = {"images": CELEBA_IMAGES}
-    default = [r for r in rows if r["batch_size"] == DEFAULT_BATCH]
-    if default:
-        out["default_batch"] = {"batch_size": DEFAULT_BATCH,
-                                "minutes": CELEBA_IMAGES / default[0]["images_per_second"] / 60}
-    best = max(rows, key=lambda r: r["images_per_second"])
-    out["fastest_batch"] = {"batch_size": best["batch_size"], "minutes": CELEBA_IMAGES / best["images_per_second"] / 60}
-    return out
+    for key, rows in (("celeba_defaults", [r for r in summary if r["shape"] == CELEBA_SHAPE and r["celeba_defaults"]]),
+                      ("fastest_sweep", [r for r in summary if r["shape"] == CELEBA_SHAPE and not r["celeba_defaults"]])):
+        if rows:
+            best = max(rows, key=lambda r: r["images_per_second"])
+            out[key] = {"width": best["width"], "batch_size": best["batch_size"],
+                        "minutes": CELEBA_IMAGES / best["images_per_second"] / 60}
+    return out if len(out) > 1 else None
 
 
 def plot(summary, path):
@@ -113,11 +125,13 @@ def plot(summary, path):
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
     speed, memory = figure.subplots(1, 2)
-    for shape in dict.fromkeys(r["shape"] for r in summary):
-        rows = sorted((r for r in summary if r["shape"] == shape), key=lambda r: r["batch_size"])
+    sweep = [r for r in summary if not r["celeba_defaults"]]
+    for shape in dict.fromkeys(r["shape"] for r in sweep):
+        rows = sorted((r for r in sweep if r["shape"] == shape), key=lambda r: r["batch_size"])
         batches = [r["batch_size"] for r in rows]
-        speed.plot(batches, [r["images_per_second"] for r in rows], marker="o", label=shape)
-        memory.plot(batches, [r["peak_rss_mib"] / 1024 for r in rows], marker="o", label=shape)
+        label = f"{shape}, width {rows[0]['width']}"
+        speed.plot(batches, [r["images_per_second"] for r in rows], marker="o", label=label)
+        memory.plot(batches, [r["peak_rss_mib"] / 1024 for r in rows], marker="o", label=label)
     batches = sorted({r["batch_size"] for r in summary})
     speed.set_yscale("log")
     for axis, label in ((speed, "images/s"), (memory, "peak RSS (GiB)")):
@@ -137,16 +151,20 @@ def markdown(report):
              f"Command: `{report['command']}`; load average at start {report['load_average_start']}."]
     if report["load_average_start"][0] > 0.5 * report["machine"]["logical_cpus"]:
         lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
-    lines += ["", "| image | batch | images/s | peak RSS |", "|---|---|---|---|"]
+    lines += ["", "| image | width | batch | images/s | peak RSS |", "|---|---|---|---|---|"]
     for r in report["summary"]:
-        lines.append(f"| {r['shape']} | {r['batch_size']} | {r['images_per_second']:.1f} | {r['peak_rss_mib']:.0f} MiB |")
+        name = f"{r['shape']} (CelebA's defaults)" if r["celeba_defaults"] else r["shape"]
+        lines.append(f"| {name} | {r['width']} | {r['batch_size']} | {r['images_per_second']:.1f} | "
+                     f"{r['peak_rss_mib']:.0f} MiB |")
     epoch = report["celeba_epoch"]
     if epoch:
         lines.append("")
-        for key in ("default_batch", "fastest_batch"):
+        for key, what in (("celeba_defaults", "`gan_tf.experiments.celeba`'s defaults"),
+                          ("fastest_sweep", "the sweep's fastest setting")):
             if key in epoch:
-                lines.append(f"- One CelebA epoch ({epoch['images']:,} images at 64x64x3), batch "
-                             f"{epoch[key]['batch_size']}: {epoch[key]['minutes']:.0f} min.")
+                lines.append(f"- One CelebA epoch ({epoch['images']:,} training faces at 64x64x3), {what} "
+                             f"(width {epoch[key]['width']}, batch {epoch[key]['batch_size']}): "
+                             f"{epoch[key]['minutes']:.0f} min.")
     return "\n".join(lines) + "\n"
 
 
@@ -161,6 +179,7 @@ def parse_args(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shape", default="", help=argparse.SUPPRESS)
     parser.add_argument("--batch_size", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--width", type=int, default=0, help=argparse.SUPPRESS)  # 0: the MNIST CLI's
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

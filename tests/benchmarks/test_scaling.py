@@ -13,13 +13,16 @@ def test_bad_flags_are_refused(benchmarks):
 
 def test_celeba_epoch_minutes(benchmarks):
     scaling = benchmarks.load("scaling")
-    summary = [{"shape": "64x64x3", "batch_size": 64, "images_per_second": 50.0},
-               {"shape": "64x64x3", "batch_size": 128, "images_per_second": 100.0},
-               {"shape": "28x28x1", "batch_size": 64, "images_per_second": 1000.0}]
+    row = dict(shape="64x64x3", celeba_defaults=False)
+    summary = [{**row, "width": 32, "batch_size": 64, "images_per_second": 50.0},
+               {**row, "width": 32, "batch_size": 128, "images_per_second": 100.0},
+               {**row, "width": 64, "batch_size": 128, "images_per_second": 20.0, "celeba_defaults": True},
+               {**row, "shape": "28x28x1", "width": 32, "batch_size": 64, "images_per_second": 1000.0}]
     epoch = scaling.celeba_epoch(summary)
-    assert epoch["default_batch"] == {"batch_size": 64, "minutes": pytest.approx(202_599 / 50 / 60)}
-    assert epoch["fastest_batch"] == {"batch_size": 128, "minutes": pytest.approx(202_599 / 100 / 60)}
-    assert scaling.celeba_epoch(summary[2:]) is None
+    assert epoch["images"] == 162_770  # the training split
+    assert epoch["celeba_defaults"] == {"width": 64, "batch_size": 128, "minutes": pytest.approx(162_770 / 20 / 60)}
+    assert epoch["fastest_sweep"] == {"width": 32, "batch_size": 128, "minutes": pytest.approx(162_770 / 100 / 60)}
+    assert scaling.celeba_epoch(summary[3:]) is None
 
 
 @pytest.mark.slow
@@ -28,7 +31,8 @@ def test_one_tiny_run_records_every_field(tmp_path, benchmarks):
     (json_path,) = tmp_path.glob("scaling_*.json")
     assert json_path.with_suffix(".png").exists() and json_path.with_suffix(".md").exists()
     report = json.loads(json_path.read_text())
-    assert [(r["shape"], r["batch_size"]) for r in report["summary"]] == [("28x28x1", 8), ("28x28x1", 16)]
+    assert [(r["shape"], r["width"], r["batch_size"]) for r in report["summary"]] == [("28x28x1", 32, 8),
+                                                                                      ("28x28x1", 32, 16)]
     for row in report["rows"]:
         assert row["images_per_second"] == pytest.approx(row["batch_size"] / row["step_seconds"][0])
         assert row["peak_rss_mib"] > 100
