@@ -371,8 +371,8 @@ def markdown(report):
         f"Command: `{report['command']}`; {report['rounds']} round(s); load average at start "
         f"{report['load_average_start']}, at end {report['load_average_end']}.",
     ]
-    if max(report["load_average_start"][0], report["load_average_end"][0]) > 0.5 * machine["logical_cpus"]:
-        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    if records.busy_note(report):
+        lines.append(records.busy_note(report))
     lines += [
         "",
         "| image, batch | loop | images/s | vs tutorial* | CPU-s/image | vs tutorial, CPU time* | GFLOP/step "

@@ -155,8 +155,8 @@ def markdown(report):
         f"{r['threads']} threads.",
         f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
     ]
-    if report["load_average_start"][0] > 0.5 * report["machine"]["logical_cpus"]:
-        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    if records.busy_note(report):
+        lines.append(records.busy_note(report))
     lines += [
         "", "| where | ms per step | share of op time | main op types (ms/step) |", "|---|---|---|---|",
     ]

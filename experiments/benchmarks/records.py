@@ -19,6 +19,16 @@ def load_average():
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def busy_note(report):
+    """A warning line for the report when the machine was busy before the benchmark started, else None.
+
+    Only the load at the start says so: by the end the 1-minute average holds the benchmark's own
+    processes (a 2-thread TensorFlow step alone brings a 2-core machine to about 1.5)."""
+    if report["load_average_start"][0] > 0.5 * report["machine"]["logical_cpus"]:
+        return "**The machine was busy (load average above half its CPUs): these numbers are not a record.**"
+    return None
+
+
 def versions():
     """TensorFlow's, Keras's and Python's versions (imports TensorFlow)."""
     import keras

@@ -149,8 +149,8 @@ def markdown(report):
     lines = [f"Device: {report['device']} ({report['machine']['model']}); gan_tf's default step "
              f"({json.dumps(report['settings'])}); oneDNN choice: {report['gan_tf_onednn']['reason']}.",
              f"Command: `{report['command']}`; load average at start {report['load_average_start']}."]
-    if report["load_average_start"][0] > 0.5 * report["machine"]["logical_cpus"]:
-        lines.append("**The machine was busy (load average above half its CPUs): these numbers are not a record.**")
+    if records.busy_note(report):
+        lines.append(records.busy_note(report))
     lines += ["", "| image | width | batch | images/s | peak RSS |", "|---|---|---|---|---|"]
     for r in report["summary"]:
         name = f"{r['shape']} (CelebA's defaults)" if r["celeba_defaults"] else r["shape"]
