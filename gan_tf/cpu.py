@@ -71,6 +71,23 @@ def choose_onednn(environ=None, flags=None, has_gpu=None):
     return None, "CPU without AVX2 and FMA: TensorFlow's default"
 
 
+def precision_reason(mixed_precision, flags=None, has_gpu=None):
+    """Why a run computes in the precision it does, for config.json (`resolved.precision_reason`).
+
+    float32 stays the default on every CPU: native bfloat16 (AMX) made the 2016 recipe's step 1.3-1.5x
+    faster with its MNIST samples unchanged within noise, but the default recipe's samples have not been
+    measured under it, so it is an option (experiments/benchmarks/README.md)."""
+    if mixed_precision != "none":
+        return f"--mixed_precision={mixed_precision} was given"
+    if _has_gpu() if has_gpu is None else has_gpu:
+        return ("float32, the default: on a GPU --mixed_precision mixed_float16 (or mixed_bfloat16 from "
+                "Ampere on) is the usual speed-up; not measured with gan_tf")
+    if has_native_bfloat16(flags):
+        return ("float32, the default: this CPU has native bfloat16, and --mixed_precision mixed_bfloat16 is "
+                "1.3-1.5x faster here, but the default recipe's samples are not yet measured under it")
+    return "float32, the default: no native bfloat16 on this CPU (TensorFlow would emulate it, 12-20x slower)"
+
+
 _applied = None  # what apply_onednn_choice did in this process
 
 

@@ -31,3 +31,13 @@ def test_apply_sets_the_variable_only_where_the_user_did_not(monkeypatch):
     environ = {"TF_ENABLE_ONEDNN_OPTS": "0"}
     record = cpu.apply_onednn_choice(environ)
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0"} and record["chosen_by"] == "user"
+
+
+@pytest.mark.parametrize("mixed_precision, flags, has_gpu, starts", [
+    ("mixed_bfloat16", set(), False, "--mixed_precision=mixed_bfloat16 was given"),
+    ("none", {"avx2", "amx_bf16"}, False, "float32, the default: this CPU has native bfloat16"),
+    ("none", {"avx2", "fma"}, False, "float32, the default: no native bfloat16"),
+    ("none", {"avx2", "amx_bf16"}, True, "float32, the default: on a GPU"),
+])
+def test_precision_reason_names_the_choice_and_the_cpu(mixed_precision, flags, has_gpu, starts):
+    assert cpu.precision_reason(mixed_precision, flags, has_gpu).startswith(starts)

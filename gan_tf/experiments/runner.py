@@ -175,6 +175,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "replicas": strategy.num_replicas_in_sync,
             "jit_compile": jit_compile,
             "precision": keras.mixed_precision.global_policy().name,
+            "precision_reason": cpu.precision_reason(config.mixed_precision),
             # TF_ENABLE_ONEDNN_OPTS as chosen before TensorFlow started (gan_tf.cpu), and whether
             # TensorFlow's oneDNN kernels are in fact on.
             "onednn": {**cpu.onednn_status(), "enabled": _onednn_enabled()},

@@ -144,7 +144,6 @@ def test_broken_idx_file_is_named_and_nothing_is_written(tmp_path):
 
 def test_tiny_cli_run_trains_and_resumes(tmp_path, tiny_mnist):
     data = tiny_mnist(train=16, test=4, seed=0)
-    # dcgan2016: the GAN of this branch has no EMA or augmentation yet (see the integration notes).
     args = [f"--data_dir={data}", "--recipe=dcgan2016", "--out_dir=run", "--epochs=1", "--steps_per_epoch=1",
             "--batch_size=8", "--width=4", "--latent_dim=8", "--sample_grid=4", "--verbose=0"]
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
@@ -153,6 +152,7 @@ def test_tiny_cli_run_trains_and_resumes(tmp_path, tiny_mnist):
     assert (tmp_path / "run" / "samples" / "final.png").exists()
     resolved = json.loads((tmp_path / "run" / "config.json").read_text())["resolved"]
     assert resolved["recipe"] == "dcgan2016" and resolved["precision"] == "float32"
+    assert resolved["precision_reason"].startswith("float32, the default")
     chosen, reason = cpu.choose_onednn(environ={})
     assert resolved["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == chosen and resolved["onednn"]["reason"] == reason
     if chosen == "1":  # set by the CLI before TensorFlow started, and in effect
