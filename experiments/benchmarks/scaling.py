@@ -4,7 +4,8 @@ For each image shape (default 28x28x1, 32x32x3, 64x64x3, 128x128x3) and batch si
 512), one fresh process runs the experiment CLI's default step (`peers.CliDefaultLoop`: the CLI's
 default config and width, with only the batch size changed; its oneDNN choice, strategy, precision
 and `jit_compile`) on prepared batches (`peers.fixed_batches`; the input pipeline is not timed),
-takes `--warmup` untimed steps and times `--steps`; its peak RSS comes from `wait4`. With several
+takes `--warmup` untimed steps and times `--steps`, then more until `--seconds` of steps are timed
+(small steps take milliseconds, and the first ones after tracing are slower); its peak RSS comes from `wait4`. With several
 `--rounds` the table gives medians. With 64x64x3 among the shapes, one more process per round runs
 `gan_tf.experiments.celeba`'s own defaults (width 64, batch 128: wider networks than the MNIST CLI's
 32), from which it estimates the duration of one CelebA epoch (its 162,770 training faces).
@@ -17,6 +18,7 @@ batch size, one line per image size).
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -55,6 +57,11 @@ def worker(args):
     feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, args.batch_size)).repeat()
     fit_step_times(loop.gan, feed, args.warmup)
     times = fit_step_times(loop.gan, feed, args.steps)
+    # Small steps take milliseconds: time more of them, until --seconds of steps are measured.
+    spent = sum(wall for wall, _ in times)
+    if spent < args.seconds:
+        more = math.ceil((args.seconds - spent) / statistics.median(wall for wall, _ in times))
+        times += fit_step_times(loop.gan, feed, more)
     return {"step_seconds": [wall for wall, _ in times], "step_cpu_seconds": [cpu for _, cpu in times],
             "settings": loop.settings}
 
@@ -79,7 +86,7 @@ def measure(args, choice):
                 path = os.path.join(tmp, "result.json")
                 command = [sys.executable, os.path.abspath(__file__), "--worker", "--shape", shape,
                            "--batch_size", str(batch_size), "--width", str(width), "--steps", str(args.steps),
-                           "--warmup", str(args.warmup), "--result", path]
+                           "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--result", path]
                 peak_rss = run_process(command, worker_environment("gan_tf", choice))
                 with open(path) as f:
                     result = json.load(f)
@@ -173,8 +180,10 @@ def parse_args(argv=None):
     parser.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated HxWxC")
     parser.add_argument("--batches", default=DEFAULT_BATCHES, help="comma-separated batch sizes")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per process")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per process")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per process, at least")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="then more timed steps until this many seconds of steps were timed")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per process")
     parser.add_argument("--out_dir", default=HERE)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shape", default="", help=argparse.SUPPRESS)
@@ -190,6 +199,8 @@ def parse_args(argv=None):
         parser.error(f"--batches={args.batches!r}: expected comma-separated positive integers")
     args.batch_list = [int(b) for b in args.batches.split(",") if b]
     records.require_positive(parser, args, ("rounds", "steps", "warmup"))
+    if args.seconds < 0:
+        parser.error(f"--seconds={args.seconds}: expected 0 or more")
     return args
 
 

@@ -6,7 +6,7 @@ import pytest
 def test_bad_flags_are_refused(benchmarks):
     scaling = benchmarks.load("scaling")
     for argv in (["--shapes", "28x32x1"], ["--shapes", "64x64x2"], ["--batches", "16,x"], ["--batches", "0"],
-                 ["--steps", "0"]):
+                 ["--steps", "0"], ["--seconds", "-1"]):
         with pytest.raises(SystemExit):
             scaling.parse_args(argv)
 
@@ -27,7 +27,8 @@ def test_celeba_epoch_minutes(benchmarks):
 
 @pytest.mark.slow
 def test_one_tiny_run_records_every_field(tmp_path, benchmarks):
-    benchmarks.run("scaling.py", "--shapes", "28x28x1", "--batches", "8,16", "--steps", "1", "--out_dir", str(tmp_path))
+    benchmarks.run("scaling.py", "--shapes", "28x28x1", "--batches", "8,16", "--steps", "1", "--seconds", "0",
+                   "--warmup", "1", "--out_dir", str(tmp_path))
     (json_path,) = tmp_path.glob("scaling_*.json")
     assert json_path.with_suffix(".png").exists() and json_path.with_suffix(".md").exists()
     report = json.loads(json_path.read_text())
