@@ -5,8 +5,8 @@ For each image shape (default 28x28x1, 32x32x3, 64x64x3, 128x128x3) and batch si
 default config and width, with only the batch size changed; its oneDNN choice, strategy, precision
 and `jit_compile`) on prepared batches (`peers.fixed_batches`; the input pipeline is not timed),
 takes `--warmup` untimed steps and times `--steps`, then more until `--seconds` of steps are timed
-(small steps take milliseconds, and the first ones after tracing are slower); its peak RSS comes from `wait4`. With several
-`--rounds` the table gives medians. With 64x64x3 among the shapes, one more process per round runs
+(small steps take milliseconds, and the first ones after tracing are slower); its peak RSS comes
+from `wait4`. With several `--rounds` the table gives medians. With 64x64x3 among the shapes, one more process per round runs
 `gan_tf.experiments.celeba`'s own defaults (width 64, batch 128: wider networks than the MNIST CLI's
 32), from which it estimates the duration of one CelebA epoch (its 162,770 training faces).
 
