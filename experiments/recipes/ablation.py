@@ -55,6 +55,8 @@ VARIANTS = {
     "lr5e-4+diffaug": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--augment_p", "1", "--ada_target", "0"],
 }
 LEARNING_RATE_FLAGS = ("--d_lr", "--g_lr")
+# Augmentation held off in cost runs (see measure_cost).
+NO_ADA = ["--augment_p", "0", "--ada_target", "0"]
 
 # Steps per epoch in ablation runs: Fashion-MNIST's 937-step passes are cut into shorter epochs
 # (each a fresh shuffle) so that a step count is reached to within a quarter of a pass.
@@ -166,7 +168,11 @@ def evaluate(run_dir, epoch, steps):
 
 
 def measure_cost(args):
-    """Paired step cost: each variant and the base, one after the other, `--rounds` times."""
+    """Paired step cost: each variant and the base, one after the other, `--rounds` times.
+
+    ADA is held at p = 0 (`NO_ADA`), the regime of the ablation's runs, where p stays at 0 and the
+    transformations are skipped: in short cost runs it would rise and make the base look dearer than it
+    is (a variant that sets its own augmentation flags overrides this)."""
     import tempfile
 
     times = {v: [] for v in args.variants.split(",")}
@@ -174,7 +180,7 @@ def measure_cost(args):
         for variant in times:
             with tempfile.TemporaryDirectory() as out:
                 run([sys.executable, "-m", "gan_tf.experiments.mnist", "--out_dir", out, "--epochs", "4",
-                     "--steps_per_epoch", "60", "--verbose", "0", *BASE, *VARIANTS[variant]])
+                     "--steps_per_epoch", "60", "--verbose", "0", *BASE, *NO_ADA, *VARIANTS[variant]])
                 with open(os.path.join(out, "metrics.jsonl")) as f:
                     epochs = [json.loads(line) for line in f]
             # Epoch 1 holds the tracing; the median of the others is the step time.

@@ -90,6 +90,8 @@ def test_measured_costs_are_merged_into_the_record(ablation, tmp_path, monkeypat
     ms = iter([100.0, 130.0, 110.0, 121.0])  # rounds of (base, hinge): medians 105 and 125.5
 
     def fake_run(command):
+        # ADA held at p = 0, as in the ablation's runs.
+        assert command[command.index("--ada_target") + 1] == "0" and command[command.index("--augment_p") + 1] == "0"
         out = command[command.index("--out_dir") + 1]
         with open(os.path.join(out, "metrics.jsonl"), "w") as f:
             value = next(ms)
