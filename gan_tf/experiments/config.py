@@ -50,6 +50,14 @@ _PROBABILITY = (lambda value: 0.0 <= value <= 1.0), "a probability in [0, 1]"
 MAX_LATENT_DIM = 4096
 _LATENT_DIM = ((lambda value: 1 <= value <= MAX_LATENT_DIM),
                f"a positive integer <= {MAX_LATENT_DIM:,} (the documented cap: 8x StyleGAN's 512)")
+# The same for the networks' width (8x the tutorial's 64: at 64x64 the generator's first convolution then
+# maps 4,096 to 2,048 channels, 210 M weights, 2.5 GB with Adam's moments) and the batch (8x BigGAN's 2,048).
+MAX_WIDTH = 512
+_WIDTH = ((lambda value: 1 <= value <= MAX_WIDTH),
+          f"a positive integer <= {MAX_WIDTH:,} (the documented cap: 8x the tutorial's 64)")
+MAX_BATCH_SIZE = 16384
+_BATCH_SIZE = ((lambda value: 1 <= value <= MAX_BATCH_SIZE),
+               f"a positive integer <= {MAX_BATCH_SIZE:,} (the documented cap: 8x BigGAN's 2,048)")
 
 
 def _is_augment_policy(value):
@@ -83,7 +91,7 @@ class ExperimentConfig:
         check=((lambda value: value >= 0), "a finite number of minutes >= 0 (0 = off)"))
     steps_per_epoch: int = option(0, "Cap on steps per epoch, for quick runs (0 = a full pass over the data).",
                                   check=_OFF_OR_MORE, recipe=True)
-    batch_size: int = option(64, "Global batch size (split across replicas).", check=_POSITIVE, recipe=True)
+    batch_size: int = option(64, "Global batch size (split across replicas).", check=_BATCH_SIZE, recipe=True)
     latent_dim: int = option(100, "Size of the generator's noise vector (a VAE's latent code z).", check=_LATENT_DIM,
                              recipe=True)
     architecture: str = option(
@@ -91,7 +99,7 @@ class ExperimentConfig:
         "R3GAN) or mlp (fully connected).", choices=choices.ARCHITECTURES, recipe=True)
     # Channels of the generator's last hidden layer (the tutorial uses 64).
     width: int = option(32, "Network width: channels of the generator's last hidden layer and the "
-                        "discriminator's first (a VAE's decoder and encoder alike).", check=_POSITIVE, recipe=True)
+                        "discriminator's first (a VAE's decoder and encoder alike).", check=_WIDTH, recipe=True)
     spectral_norm: bool = option(False, "Spectral normalisation of the discriminator's layers (Miyato et al. 2018).",
                                  recipe=True)
     loss: str = option("non_saturating", "Loss pair (gan_tf.losses).", choices=choices.LOSSES, recipe=True)

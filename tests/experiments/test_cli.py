@@ -79,6 +79,9 @@ def test_help_of_another_recipe_shows_that_recipes_defaults(tmp_path, no_tensorf
     (["--seed=-3"], "flag --seed=-3: expected an integer >= 0"),
     (["--latent_dim=1000000000"], "flag --latent_dim=1000000000: expected a positive integer <= 4,096 (the "
                                   "documented cap"),  # refused before a 1e9-row kernel is allocated
+    (["--width=100000"], "flag --width=100000: expected a positive integer <= 512 (the documented cap"),
+    (["--batch_size=6400000"], "flag --batch_size=6400000: expected a positive integer <= 16,384 (the documented "
+                               "cap"),
     (["--augment=translation,blur"], "expected \"none\" or a comma-separated subset of color, translation, cutout"),
     (["--recipe=fancy"], "flag --recipe=fancy: expected one of modern, dcgan2016"),
     (["--conditional=acgan", "--text"], "error: --text with --conditional=acgan"),  # a combination
