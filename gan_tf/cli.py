@@ -2,6 +2,8 @@
 `generate`, `evaluate`, `export` and `conditional_eval`), their error class, and for the commands that read a
 run directory (`gan_tf.generate`, `gan_tf.conditional_eval`) absl flags on the command's own `FlagValues`,
 parsed and explained before TensorFlow is imported. Importing this module imports no TensorFlow."""
+import json
+import os
 import sys
 
 from absl import flags
@@ -31,6 +33,24 @@ def parse(flag_values, program, argv, error):
 class CommandError(ValueError):
     """A request a command cannot carry out as given: a flag value, a `--run_dir` that is not a training
     run's, or a request the run cannot serve. The message names the value and what was expected."""
+
+
+def run_model(run_dir):
+    """What a run trained, "gan" or "vae", from its config.json (runs before the VAE, or a record that
+    cannot be read: "gan"; restoring the run reports what is wrong with it)."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            flags_ = json.load(f).get("flags", {})
+        return flags_.get("model", "gan") if isinstance(flags_, dict) else "gan"
+    except (OSError, ValueError, AttributeError):
+        return "gan"
+
+
+def check_raw(run_dir, raw):
+    """`--raw` asks for a GAN's raw generator: refused for a VAE run, whose decoder has no EMA copy."""
+    if raw and run_model(run_dir) == "vae":
+        raise CommandError(f"--raw: run {run_dir!r} is a VAE, whose decoder has no EMA copy to tell apart from "
+                           "a raw one; leave --raw out.")
 
 
 def is_user_error(error):

@@ -83,17 +83,6 @@ def check_run_dir(run_dir):
     run_record.config_path(run_dir)
 
 
-def _model_of(run_dir):
-    """What a run trained, "gan" or "vae", from its config.json (runs before the VAE, or a record that
-    cannot be read: "gan"; restoring the run reports what is wrong with it)."""
-    try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            flags_ = json.load(f).get("flags", {})
-        return flags_.get("model", "gan") if isinstance(flags_, dict) else "gan"
-    except (OSError, ValueError, AttributeError):
-        return "gan"
-
-
 def _restore_checked(run_dir, checkpoint):
     try:
         return _restore_gan(run_dir, checkpoint)
@@ -149,10 +138,8 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
       raw: score the raw generator, not the EMA generator (default output `eval_raw.json`).
     """
     check_run_dir(run_dir)  # before the TensorFlow imports: a typo fails at once
-    model = _model_of(run_dir)
-    if raw and model == "vae":
-        raise EvaluateError(f"--raw: run {run_dir!r} is a VAE, whose decoder has no EMA copy to tell apart "
-                            "from a raw one; leave --raw out.")
+    cli.check_raw(run_dir, raw)
+    model = cli.run_model(run_dir)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise EvaluateError(f"--output={output!r}: the directory {os.path.dirname(os.path.abspath(output))!r} "
                             "does not exist (checked before computing anything).")

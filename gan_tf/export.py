@@ -5,7 +5,7 @@
     python -m gan_tf.export --run_dir runs/mnist --format saved_model --out /tmp/mnist_generator
 
 It writes the EMA generator where the run kept one (`--raw`: the trained weights
-themselves), as
+themselves; a VAE run's generator is its decoder, z ~ N(0, I) to pixel means), as
 
 - `generator.keras`: `keras.models.load_model(path)` gives a functional model taking
   noise [n, latent_dim] (conditional runs: `[noise, condition]`) to images in [-1, 1];
@@ -112,6 +112,7 @@ def export_run(run_dir, out=None, format="both", raw=False, checkpoint=None):
     if format not in FORMATS:
         raise ExportError(f"--format={format!r}: expected one of {', '.join(FORMATS)}.")
     out = check_request(run_dir, out, checkpoint)
+    cli.check_raw(run_dir, raw)
     # TensorFlow only now: the request is known to be good.
     import keras
 
@@ -124,6 +125,7 @@ def export_run(run_dir, out=None, format="both", raw=False, checkpoint=None):
     needs = _custom_modules(generator)
     record = {
         "run_dir": os.path.abspath(run_dir),
+        "model": run_flags.get("model", "gan"),
         "weights": "ema" if generator is ema else "raw",
         "latent_dim": int(gan.latent_dim),
         "image_shape": [int(s) for s in generator.output_shape[1:]],

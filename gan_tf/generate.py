@@ -192,13 +192,6 @@ def _check_output(out, checkpoint, suffix):
         raise GenerateError(f"--checkpoint={checkpoint!r} is not a file.")
 
 
-def check_raw(run_dir, record, raw):
-    """`--raw` asks for a GAN's raw generator: refused for a VAE run, whose decoder has no EMA copy."""
-    if raw and record["flags"].get("model", "gan") == "vae":
-        raise GenerateError(f"--raw: run {run_dir!r} is a VAE, whose decoder has no EMA copy to tell apart from "
-                            "a raw one; leave --raw out.")
-
-
 def _check_layout(gap, upscale):
     for name, value, low in (("--gap", gap, 0), ("--upscale", upscale, 1)):
         if value < low:
@@ -256,7 +249,7 @@ def generate(run_dir, prompt=None, label=None, n=16, out="generated.png", seed=0
     """Draws `n` images for a prompt or label from a run and writes them as a grid; returns the images."""
     record = read_run(run_dir)
     what = check_request(run_dir, record, prompt, label, n)
-    check_raw(run_dir, record, raw)
+    cli.check_raw(run_dir, raw)
     _check_output(out, checkpoint, ".png")
     _check_layout(gap, upscale)
     _check_memory(n, record, upscale, gap, f"--n={n}")
@@ -294,7 +287,7 @@ def interpolate(run_dir, steps, out="interpolation.png", rows=8, seed=0, linear=
     """
     record = read_run(run_dir)
     kind, what = check_interpolation(run_dir, record, steps, rows, labels, prompts)
-    check_raw(run_dir, record, raw)
+    cli.check_raw(run_dir, raw)
     _check_output(out, checkpoint, ".gif" if gif else ".png")
     _check_layout(gap, upscale)
 
@@ -358,7 +351,7 @@ def _generate_from(argv):
         label, prompt = _single(args.label, "--label"), _single(args.prompt, "--prompt")
         check_request(args.run_dir, record, prompt, label, args.n)
         _check_output(args.out, args.checkpoint, ".png")
-    check_raw(args.run_dir, record, args.raw)
+    cli.check_raw(args.run_dir, args.raw)
     _check_layout(args.gap, args.upscale)
     if not args.interpolate:
         _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")

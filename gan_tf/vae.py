@@ -307,9 +307,13 @@ class VAE(keras.Model):
     @property
     def generator(self):
         """A functional model z → images in [-1, 1] sharing the decoder's weights: lets code
-        written for a GAN's generator (`gan_tf.latent`, sample grids) sample a VAE."""
+        written for a GAN's generator (`gan_tf.latent`, sample grids, `gan_tf.export`) sample a VAE.
+
+        `logits_to_images` as built-in layers (tanh(l / 2)), not a `Lambda`: a saved `.keras` file
+        then loads with plain Keras, without `safe_mode=False` or gan_tf."""
         z = keras.Input((self.latent_dim,), name="z")
-        images = keras.layers.Lambda(logits_to_images, name="to_images")(self.decoder(z))
+        half = keras.layers.Rescaling(0.5, dtype="float32", name="half_logits")(self.decoder(z))
+        images = keras.layers.Activation("tanh", dtype="float32", name="to_images")(half)
         return keras.Model(z, images, name="vae_generator")
 
     def get_config(self):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from gan_tf import export
+from gan_tf.experiments import recipes
 from gan_tf.experiments.config import ExperimentConfig
 from gan_tf.experiments.runner import restore_gan, run
 
@@ -87,6 +88,31 @@ def test_exported_generator_gives_generate_images_without_gan_tf(data_dir, tmp_p
         assert record["condition"] == {"kind": "class", "dtype": "int32", "shape": [None], "num_classes": 10}
     keras_images, saved_images = _load_elsewhere(out, inputs, tmp_path)
     assert expected.shape == (n, 28, 28, 1) and expected.std() > 0
+    np.testing.assert_allclose(keras_images, expected, atol=1e-5)
+    np.testing.assert_allclose(saved_images, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_vae_run_exports_its_decoder_as_the_generator(data_dir, tmp_path):
+    config = recipes.resolve("vae", dataset="mnist", out_dir=str(tmp_path / "vae"), epochs=1, steps_per_epoch=2,
+                             batch_size=8, latent_dim=4, width=4, sample_grid=4, data_dir=data_dir, verbose=0,
+                             seed=3)
+    run(config)
+    with pytest.raises(export.ExportError, match="--raw: run .* is a VAE, whose decoder has no EMA copy"):
+        export.export_run(config.out_dir, out=str(tmp_path / "never"), raw=True)
+    assert not (tmp_path / "never").exists()
+    record = export.export_run(config.out_dir)
+    assert record["model"] == "vae" and record["weights"] == "raw" and record["load_needs_import"] == []
+
+    vae, _ = restore_gan(config.out_dir)
+    noise = tf.random.stateless_normal((5, 4), seed=[7, 0])
+    # The decoder's pixel means, computed here from its logits: 2 sigmoid(l) - 1.
+    logits = vae.decoder(noise, training=False).numpy().astype(np.float64)
+    expected = 2.0 / (1.0 + np.exp(-logits)) - 1.0
+    np.testing.assert_allclose(vae.generate(5, seed=7).numpy(), expected, atol=1e-5)
+    keras_images, saved_images = _load_elsewhere(os.path.join(config.out_dir, "export"),
+                                                 {"noise": noise.numpy()}, tmp_path)
+    assert expected.std() > 0
     np.testing.assert_allclose(keras_images, expected, atol=1e-5)
     np.testing.assert_allclose(saved_images, expected, atol=1e-5)
 
