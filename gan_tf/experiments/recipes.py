@@ -33,10 +33,11 @@ MODERN = dict(
     ada_target=0.6,
 )
 
-# The modern recipe's learning rates on 28x28 images (MNIST and Fashion-MNIST, through their
-# experiments' RECIPE_DEFAULTS): with the EMA generator to average out the noise of larger steps, a
-# higher rate than 2016's 2e-4 learns faster within a CPU budget (the ablation in experiments/recipes/).
-# 64x64 images and text-to-image runs were not measured at it and keep 2e-4.
+# The modern recipe's learning rates on 28x28 images (MNIST, Fashion-MNIST and text-to-image on
+# either, through their experiments' RECIPE_DEFAULTS): with the EMA generator to average out the
+# noise of larger steps, a higher rate than 2016's 2e-4 learns faster within a CPU budget (the
+# ablation in experiments/recipes/, the text and class-conditional records in experiments/conditional/).
+# 64x64 images were not measured at it and keep 2e-4.
 MODERN_28PX = dict(d_lr=5e-4, g_lr=5e-4)
 
 RECIPES = {"modern": MODERN, "dcgan2016": DCGAN2016}

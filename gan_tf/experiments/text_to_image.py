@@ -13,7 +13,7 @@ keeps the generator from drawing a single image per caption. The run directory a
 and measure how well prompts are followed with `python -m gan_tf.conditional_eval --run_dir ...`.
 """
 from gan_tf.choices import LABELLED_DATASETS
-from gan_tf.experiments import flags
+from gan_tf.experiments import flags, recipes
 
 NAME = "text_to_image"
 
@@ -28,8 +28,10 @@ DEFAULTS = dict(
     epochs=25,
 )
 
-# Where a recipe needs other values on this data set than DEFAULTS: {recipe: {field: value}}.
-RECIPE_DEFAULTS = {}
+# Where a recipe needs other values on this data set than DEFAULTS: {recipe: {field: value}}. The
+# modern recipe's 28x28 learning rate: on MNIST captions it took held-out prompt accuracy from 0.905
+# (at 2e-4) to 0.991 in the same 25 epochs (experiments/conditional/README.md).
+RECIPE_DEFAULTS = {"modern": recipes.MODERN_28PX}
 
 
 def main():

@@ -63,6 +63,11 @@ def test_the_default_recipe_is_modern_and_flags_the_user_gave_win():
     assert config.epochs == 100 and config.image_size == 64  # the experiment's own, over the recipe
     given = _parse(images, "--ema_kimg=0", "--epochs=3", "--augment=color", "--recipe=modern")
     assert (given.ema_kimg, given.epochs, given.augment, given.ema_rampup) == (0.0, 3, "color", 0.05)
+    # The 28x28 experiments' modern learning rate; 64x64 images keep the field default.
+    for module in (mnist, fashion_mnist, text_to_image):
+        assert (_parse(module).d_lr, _parse(module).g_lr) == (5e-4, 5e-4), module.NAME
+        assert _parse(module, "--recipe=dcgan2016").d_lr == 2e-4, module.NAME
+    assert (config.d_lr, config.g_lr) == (2e-4, 2e-4)
     fashion = _parse(text_to_image, "--dataset=fashion_mnist")
     assert fashion.out_dir == "runs/text_to_image_fashion_mnist"
     assert _parse(text_to_image, "--dataset=fashion_mnist", "--out_dir=x_{dataset}").out_dir == "x_{dataset}"
