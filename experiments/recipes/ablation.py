@@ -51,9 +51,8 @@ VARIANTS = {
     "lr5e-4+sn": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--spectral_norm"],
     "lr5e-4+resnet": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--architecture", "resnet"],
     "lr5e-4+hinge": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--loss", "hinge"],
-    # The discriminator at twice the generator's rate (TTUR's direction), and a longer EMA half-life.
+    # The discriminator at twice the generator's rate (TTUR's direction).
     "d1e-3+g5e-4": ["--d_lr", "1e-3", "--g_lr", "5e-4"],
-    "lr5e-4+ema20": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--ema_kimg", "20"],
     # DiffAugment as Zhao et al. run it: every image transformed, no adaptive probability.
     "lr5e-4+diffaug": ["--d_lr", "5e-4", "--g_lr", "5e-4", "--augment_p", "1", "--ada_target", "0"],
 }
@@ -292,7 +291,7 @@ def pictures(rows, name, dataset):
         for i, r in enumerate(shown):
             axes = figure.add_subplot(-(-len(shown) // columns), columns, i + 1)
             axes.imshow(matplotlib.image.imread(r["grid"]), cmap="gray")
-            axes.set_title(f"{r['variant']} s{r['seed']}: FD {_cell(r['fd'], 1)}", fontsize=9)
+            axes.set_title(f"{r['variant']} s{r['seed']}, {r['steps']:,} steps: FD {_cell(r['fd'], 1)}", fontsize=9)
             axes.axis("off")
         figure.tight_layout()
         FigureCanvasAgg(figure).print_png(name + "_grids.png")
