@@ -6,9 +6,10 @@ default config and width, with only the batch size changed; its oneDNN choice, s
 and `jit_compile`) on prepared batches (`peers.fixed_batches`; the input pipeline is not timed),
 takes `--warmup` untimed steps and times `--steps`, then more until `--seconds` of steps are timed
 (small steps take milliseconds, and the first ones after tracing are slower); its peak RSS comes
-from `wait4`. With several `--rounds` the table gives medians. With 64x64x3 among the shapes, one more process per round runs
-`gan_tf.experiments.celeba`'s own defaults (width 64, batch 128: wider networks than the MNIST CLI's
-32), from which it estimates the duration of one CelebA epoch (its 162,770 training faces).
+from `wait4`. With several `--rounds` the table gives medians. With 64x64x3 among the shapes, one
+more process per round runs `gan_tf.experiments.celeba`'s own defaults (width 64, batch 128: wider
+networks than the MNIST CLI's 32), from which it estimates the duration of one CelebA epoch (its
+162,770 training faces).
 
 Writes experiments/benchmarks/scaling_<device>.json, .md and .png (images/s and peak RSS against
 batch size, one line per image size).
