@@ -36,6 +36,8 @@ VAE_RECONSTRUCTIONS = ("bernoulli", "gaussian")
 # gan_tf.distribute: strategies, precision policies and XLA settings.
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+# --mixed_precision also takes "auto": one of PRECISIONS, chosen by gan_tf.cpu.choose_precision.
+PRECISION_CHOICES = ("auto",) + PRECISIONS
 JIT_CHOICES = ("auto", "true", "false")
 
 # gan_tf.data: the named sources of each data set, in the order `source="auto"` tries them.

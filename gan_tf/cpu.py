@@ -71,21 +71,36 @@ def choose_onednn(environ=None, flags=None, has_gpu=None):
     return None, "CPU without AVX2 and FMA: TensorFlow's default"
 
 
-def precision_reason(mixed_precision, flags=None, has_gpu=None):
-    """Why a run computes in the precision it does, for config.json (`resolved.precision_reason`).
+# What `--mixed_precision=auto` (the default) resolves to is measured in PRECISION_RECORD.
+PRECISION_RECORD = "experiments/mixed_precision/README.md"
 
-    float32 stays the default on every CPU: native bfloat16 (AMX) made the 2016 recipe's step 1.3-1.5x
-    faster with its MNIST samples unchanged within noise, but the default recipe's samples have not been
-    measured under it, so it is an option (experiments/benchmarks/README.md)."""
-    if mixed_precision != "none":
-        return f"--mixed_precision={mixed_precision} was given"
+
+def choose_precision(flags=None, has_gpu=None):
+    """The precision `--mixed_precision=auto` (the default) gives a new run on this machine.
+
+    bfloat16 on CPUs that compute it natively (`NATIVE_BF16_FLAGS`: AVX-512 BF16, AMX-BF16): there
+    the default recipe's samples at the same steps were no worse than float32's over seeds (MNIST and
+    Fashion-MNIST), and its step was 1.1x (AVX-512 BF16) and 1.3x (AMX) faster, larger networks'
+    1.3-1.6x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
+    and on a GPU gan_tf's mixed precision has not been measured. (`PRECISION_RECORD`.)
+
+    Args:
+      flags: CPU feature flags (default: this machine's).
+      has_gpu: whether a GPU driver is present (default: looked up).
+
+    Returns:
+      `(policy, reason)`: `policy` is "mixed_bfloat16" or "none" (float32).
+    """
     if _has_gpu() if has_gpu is None else has_gpu:
-        return ("float32, the default: on a GPU --mixed_precision mixed_float16 (or mixed_bfloat16 from "
-                "Ampere on) is the usual speed-up; not measured with gan_tf")
-    if has_native_bfloat16(flags):
-        return ("float32, the default: this CPU has native bfloat16, and --mixed_precision mixed_bfloat16 is "
-                "1.3-1.5x faster here, but the default recipe's samples are not yet measured under it")
-    return "float32, the default: no native bfloat16 on this CPU (TensorFlow would emulate it, 12-20x slower)"
+        return "none", ("auto: float32 on a GPU machine (--mixed_precision mixed_float16, or mixed_bfloat16 from "
+                        "Ampere on, is the usual speed-up there; not measured with gan_tf)")
+    flags = cpu_flags() if flags is None else set(flags)
+    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+    if native:
+        return "mixed_bfloat16", (f"auto: bfloat16, native on this CPU ({', '.join(native)}), where it made the "
+                                  "default recipe's step 1.1-1.3x faster with samples no worse than float32's "
+                                  f"over seeds ({PRECISION_RECORD})")
+    return "none", "auto: float32, as this CPU has no native bfloat16 (TensorFlow would emulate it, 12-20x slower)"
 
 
 _applied = None  # what apply_onednn_choice did in this process

@@ -16,6 +16,7 @@ os.environ["GAN_TF_OFFLINE"] = "1"
 os.environ["TFDS_DATA_DIR"] = os.path.join(_home, "tensorflow_datasets")
 os.environ["GAN_TF_CACHE"] = os.path.join(_home, "gan_tf_cache")
 
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
@@ -207,6 +208,15 @@ class TinyMnist:
 def tiny_mnist(tmp_path_factory):
     """See `TinyMnist`."""
     return TinyMnist(tmp_path_factory)
+
+
+@pytest.fixture(autouse=True)
+def float32_policy_after_each_test():
+    """Keras's global dtype policy back to float32 after every test: code that sets a run's
+    precision (`restore_gan`; `--mixed_precision=auto` is bfloat16 on CPUs that have it natively)
+    must not change what later tests build."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture

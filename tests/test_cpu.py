@@ -1,4 +1,5 @@
-"""`gan_tf.cpu.choose_onednn`: TF_ENABLE_ONEDNN_OPTS from CPU flags, the user's value first."""
+"""`gan_tf.cpu`: TF_ENABLE_ONEDNN_OPTS from CPU flags (the user's value first), and what
+`--mixed_precision=auto` computes in."""
 import pytest
 
 from gan_tf import cpu
@@ -33,11 +34,17 @@ def test_apply_sets_the_variable_only_where_the_user_did_not(monkeypatch):
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0"} and record["chosen_by"] == "user"
 
 
-@pytest.mark.parametrize("mixed_precision, flags, has_gpu, starts", [
-    ("mixed_bfloat16", set(), False, "--mixed_precision=mixed_bfloat16 was given"),
-    ("none", {"avx2", "amx_bf16"}, False, "float32, the default: this CPU has native bfloat16"),
-    ("none", {"avx2", "fma"}, False, "float32, the default: no native bfloat16"),
-    ("none", {"avx2", "amx_bf16"}, True, "float32, the default: on a GPU"),
+ZEN5 = AMD_EPYC_AVX2 | {"avx512f", "avx512_vnni", "avx512_bf16"}  # AMD EPYC with AVX-512 BF16, no AMX
+
+
+@pytest.mark.parametrize("flags, has_gpu, policy, names", [
+    (INTEL_AMX, False, "mixed_bfloat16", "avx512_bf16, amx_bf16"),  # native bfloat16: measured to pay
+    (ZEN5, False, "mixed_bfloat16", "(avx512_bf16)"),
+    (AMD_EPYC_AVX2, False, "none", "no native bfloat16"),  # emulated: far slower
+    (set(), False, "none", "no native bfloat16"),
+    (INTEL_AMX, True, "none", "GPU"),  # mixed precision on a GPU is not measured
 ])
-def test_precision_reason_names_the_choice_and_the_cpu(mixed_precision, flags, has_gpu, starts):
-    assert cpu.precision_reason(mixed_precision, flags, has_gpu).startswith(starts)
+def test_auto_precision_is_bfloat16_only_on_cpus_that_compute_it_natively(flags, has_gpu, policy, names):
+    chosen, reason = cpu.choose_precision(flags, has_gpu)
+    assert chosen == policy
+    assert reason.startswith("auto: ") and names in reason

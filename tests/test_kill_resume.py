@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from gan_tf import cpu
+
 ARGS = ["--out_dir=run", "--epochs=12", "--steps_per_epoch=3", "--batch_size=8", "--width=4",
         "--latent_dim=8", "--sample_grid=4", "--verbose=0", "--seed=11"]
 
@@ -87,6 +89,11 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(data_dir, uninterrupted, t
     for key in uninterrupted:
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
     assert int(resumed["g_optimizer/0000"]) == 36  # exact step count: 12 epochs × 3 steps
+    # Under the precision the CLI chooses on this machine (--mixed_precision=auto: bfloat16 where the
+    # CPU has it natively), like every run its users start.
+    resolved = json.loads((tmp_path / "run" / "config.json").read_text())["resolved"]
+    policy = cpu.choose_precision()[0]
+    assert resolved["precision"] == {"none": "float32"}.get(policy, policy)
 
 
 @pytest.mark.slow

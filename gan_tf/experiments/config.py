@@ -169,8 +169,12 @@ class ExperimentConfig:
         "use its noise; -1 = auto (0.2 when conditional), 0 = off.",
         check=((lambda value: value == -1 or value >= 0), "-1 (auto: 0.2 for conditional runs, else 0) or a weight >= 0"),
         recipe=True)
-    mixed_precision: str = option("none", "none (float32), mixed_float16 (GPU), mixed_bfloat16.",
-                                  choices=choices.PRECISIONS, recipe=True)
+    # "auto" is made concrete before the run directory is checked (runner._resolve_precision), so
+    # config.json and the checkpoints record the precision the run computes in.
+    mixed_precision: str = option(
+        "auto", "auto (bfloat16 on CPUs with native bfloat16, AVX-512 BF16 or AMX, where it is faster; float32 "
+        "elsewhere; a resumed run keeps its own), none (float32), mixed_float16 (GPU), mixed_bfloat16.",
+        choices=choices.PRECISION_CHOICES, recipe=True)
     strict_data: bool = option(False, "Stop at the first unreadable image file instead of skipping and counting it.")
     strategy: str = option("auto", "auto, one_device, mirrored (several GPUs, or --cpu_devices), multi_worker "
                            "(TF_CONFIG).", choices=choices.STRATEGIES)

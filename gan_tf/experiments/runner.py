@@ -59,14 +59,65 @@ def _refuse_symlinks(directory):
                 )
 
 
+# Values of fields missing from records older than the field, where they differ from today's default:
+# runs were made in float32 before --mixed_precision had "auto".
+OLDER_RECORD_VALUES = {"mixed_precision": "none"}
+
+
 def _recipe_differences(recorded, config):
     # A field missing from an older record had its default value then.
-    before = {**ExperimentConfig().to_dict(), **recorded}
+    before = {**ExperimentConfig().to_dict(), **OLDER_RECORD_VALUES, **recorded}
     return [
         f"{key}: {before[key]!r} there, {getattr(config, key)!r} now"
         for key in RECIPE_FIELDS
         if before[key] != getattr(config, key)
     ]
+
+
+def _resolve_precision(config):
+    """`config` with `--mixed_precision=auto` made concrete, and why it computes in its precision.
+
+    A run that resumes keeps the precision it started in (so that it continues exactly, on any
+    machine); a new unconditional GAN run takes `cpu.choose_precision`'s; conditional runs and the
+    VAE baseline, whose samples were not measured in bfloat16, stay in float32. Called before the
+    run directory is checked, which then compares concrete precisions.
+    """
+    if config.mixed_precision != "auto":
+        if recipes.RECIPES.get(config.recipe, {}).get("mixed_precision") == config.mixed_precision:
+            return config, f"the {config.recipe} recipe's precision ({config.mixed_precision})"
+        return config, f"--mixed_precision={config.mixed_precision} was given"
+    recorded = _recorded_precision(config.out_dir)
+    if recorded is not None:
+        policy, reason = recorded, f"auto: the precision this run started in ({recorded}), kept on resuming"
+    elif config.model != "gan" or config.conditional != "none":
+        what = f"--model={config.model}" if config.model != "gan" else f"--conditional={config.conditional}"
+        policy, reason = "none", f"auto: float32 for {what} (bfloat16 was measured with the unconditional GAN only)"
+    else:
+        policy, reason = cpu.choose_precision()
+    return dataclasses.replace(config, mixed_precision=policy), reason
+
+
+def _recorded_precision(out_dir):
+    """The precision of the run `out_dir` holds (from config.json, else its newest readable
+    checkpoint), or None if it holds no run with checkpoints."""
+    found = checkpoints.list_checkpoints(os.path.join(out_dir, "checkpoints")) if os.path.isdir(out_dir) else []
+    if not found:
+        return None
+    try:
+        recipe = run_record.read(out_dir)["flags"]
+    except (run_record.RunRecordError, OSError):  # _check_run_directory reports a broken config.json
+        recipe, _ = _newest_recipe(found)
+    return {**OLDER_RECORD_VALUES, **recipe}["mixed_precision"] if isinstance(recipe, dict) else None
+
+
+def _newest_recipe(found):
+    """(recipe, path) of the newest readable checkpoint in `found` (`list_checkpoints`), or (None, None)."""
+    for _, path in reversed(found):
+        try:
+            return checkpoints.read_meta(path).get("recipe"), path
+        except checkpoints.READ_ERRORS:
+            continue  # unreadable: restore_latest reports it and falls back
+    return None, None
 
 
 def _check_run_directory(config):
@@ -101,19 +152,14 @@ def _check_run_directory(config):
                 f"--out_dir={out_dir!r} holds a different run ({'; '.join(differences)}): "
                 "resume it with the same flags or choose another --out_dir (nothing was changed)."
             )
-    for _, path in reversed(found):
-        try:
-            recorded = checkpoints.read_meta(path).get("recipe")
-        except checkpoints.READ_ERRORS:
-            continue  # unreadable: restore_latest reports it and falls back
-        differences = _recipe_differences(recorded, config) if isinstance(recorded, dict) else []
-        if differences:
-            raise ValueError(
-                f"--out_dir={out_dir!r} holds checkpoints of a different run ({'; '.join(differences)}; "
-                f"recorded in {path}): resume it with the same flags or choose another --out_dir "
-                "(nothing was changed)."
-            )
-        break
+    recorded, path = _newest_recipe(found)
+    differences = _recipe_differences(recorded, config) if isinstance(recorded, dict) else []
+    if differences:
+        raise ValueError(
+            f"--out_dir={out_dir!r} holds checkpoints of a different run ({'; '.join(differences)}; "
+            f"recorded in {path}): resume it with the same flags or choose another --out_dir "
+            "(nothing was changed)."
+        )
     return previous
 
 
@@ -158,7 +204,7 @@ def _check_data(config, dataset, info):
             )
 
 
-def _write_config(config, info, strategy, jit_compile, start_epoch):
+def _write_config(config, info, strategy, jit_compile, start_epoch, precision_reason):
     record = {
         "flags": config.to_dict(),
         "data": {
@@ -175,7 +221,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch):
             "replicas": strategy.num_replicas_in_sync,
             "jit_compile": jit_compile,
             "precision": keras.mixed_precision.global_policy().name,
-            "precision_reason": cpu.precision_reason(config.mixed_precision),
+            "precision_reason": precision_reason,
             # TF_ENABLE_ONEDNN_OPTS as chosen before TensorFlow started (gan_tf.cpu), and whether
             # TensorFlow's oneDNN kernels are in fact on.
             "onednn": {**cpu.onednn_status(), "enabled": _onednn_enabled()},
@@ -391,11 +437,21 @@ def run(config: ExperimentConfig, callbacks=None):
     if config.data_dir:  # recorded absolute, so that evaluate works from any working directory
         config = dataclasses.replace(config, data_dir=os.path.abspath(config.data_dir))
     distribute.configure_cpu_devices(config.cpu_devices)
+    config, precision_reason = _resolve_precision(config)
     _check_run_directory(config)  # before the data is loaded: a refusal comes at once
     strategy = distribute.make_strategy(config.strategy)
     distribute.check_global_batch(config.batch_size, strategy)
     jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
+    # The run's precision holds while it runs; the caller's (a notebook's, a test's) comes back after.
+    caller_policy = keras.mixed_precision.global_policy()
     distribute.set_precision(config.mixed_precision)
+    try:
+        return _load_and_train(config, strategy, jit_compile, callbacks, precision_reason)
+    finally:
+        keras.mixed_precision.set_global_policy(caller_policy)
+
+
+def _load_and_train(config, strategy, jit_compile, callbacks, precision_reason):
     dataset, info = gan_data.load(
         config.dataset,
         split="train",
@@ -411,10 +467,10 @@ def run(config: ExperimentConfig, callbacks=None):
     _probe_writable(config.out_dir)
     with RunLock(config.out_dir):
         _check_run_directory(config)  # again, now that no other process can change it
-        return _train(config, strategy, jit_compile, dataset, info, callbacks)
+        return _train(config, strategy, jit_compile, dataset, info, callbacks, precision_reason)
 
 
-def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
+def _train(config, strategy, jit_compile, dataset, info, callbacks, precision_reason):
     """Builds, restores and fits; the run directory is checked, writable and locked."""
     _remove_leftovers(config.out_dir)
     conditioning = conditional.make_conditioning(config, info.num_classes, config.out_dir)
@@ -431,7 +487,7 @@ def _train(config, strategy, jit_compile, dataset, info, callbacks=()):
     will_train = (start_epoch, start_step) < (config.epochs, 0) and not budget_spent
     metrics_path = os.path.join(config.out_dir, "metrics.jsonl")
     _keep_metrics_until(metrics_path, step, meta.get("record"), drop_partial=will_train)
-    _write_config(config, info, strategy, jit_compile, start_epoch)
+    _write_config(config, info, strategy, jit_compile, start_epoch, precision_reason)
     if config.text:
         conditional.save_text(conditioning, config.out_dir)
     summary = {"out_dir": config.out_dir, "start_epoch": start_epoch, "start_step": start_step,
@@ -625,7 +681,7 @@ def restore_gan(run_dir, checkpoint=None):
       (gan, flags dict of the run).
     """
     record = run_record.read(run_dir, need_data=True)
-    config = ExperimentConfig(**record["flags"])
+    config = ExperimentConfig(**{**OLDER_RECORD_VALUES, **record["flags"]})
     distribute.set_precision(config.mixed_precision)
     conditioning = conditional.make_conditioning(config, record["data"].get("num_classes"), run_dir)
     gan = build_model(config, tuple(record["data"]["image_shape"]), conditioning=conditioning)

@@ -154,8 +154,8 @@ def test_tiny_cli_run_trains_and_resumes(tmp_path, tiny_mnist):
     assert first.returncode == 0, first.stderr[-2000:]
     assert (tmp_path / "run" / "samples" / "final.png").exists()
     resolved = json.loads((tmp_path / "run" / "config.json").read_text())["resolved"]
-    assert resolved["recipe"] == "dcgan2016" and resolved["precision"] == "float32"
-    assert resolved["precision_reason"].startswith("float32, the default")
+    assert resolved["recipe"] == "dcgan2016" and resolved["precision"] == "float32"  # the tutorial's, everywhere
+    assert resolved["precision_reason"] == "the dcgan2016 recipe's precision (none)"
     chosen, reason = cpu.choose_onednn(environ={})
     assert resolved["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == chosen and resolved["onednn"]["reason"] == reason
     if chosen == "1":  # set by the CLI before TensorFlow started, and in effect

@@ -136,6 +136,35 @@ def test_a_different_run_in_the_same_directory_is_refused_untouched(data_dir, tm
     assert _tree_digest(str(out)) == before
 
 
+def test_auto_precision_is_chosen_for_a_new_run_and_a_resumed_run_keeps_its_own(data_dir, tmp_path, monkeypatch):
+    from gan_tf import cpu
+
+    monkeypatch.setattr(cpu, "choose_precision", lambda: ("mixed_bfloat16", "auto: what this test's machine chose"))
+
+    def recorded(out):
+        record = json.loads((out / "config.json").read_text())
+        return record["flags"]["mixed_precision"], record["resolved"]["precision"], record["resolved"]["precision_reason"]
+
+    new = tmp_path / "new"
+    run(_tiny(data_dir, new, epochs=1))  # the default, auto
+    assert recorded(new) == ("mixed_bfloat16", "mixed_bfloat16", "auto: what this test's machine chose")
+    assert keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is back
+    conditional = tmp_path / "conditional"  # bfloat16 was measured with the unconditional GAN only
+    run(_tiny(data_dir, conditional, epochs=1, conditional="projection"))
+    assert recorded(conditional)[:2] == ("none", "float32") and "unconditional GAN only" in recorded(conditional)[2]
+    older = tmp_path / "older"  # a float32 run, e.g. started before auto chose bfloat16 on this machine
+    run(_tiny(data_dir, older, epochs=1, mixed_precision="none"))
+    assert run(_tiny(data_dir, older, epochs=2))["start_epoch"] == 1
+    assert recorded(older) == ("none", "float32", "auto: the precision this run started in (none), kept on resuming")
+    (older / "config.json").unlink()  # the checkpoints record it too
+    assert run(_tiny(data_dir, older, epochs=3))["start_epoch"] == 2
+    assert recorded(older)[:2] == ("none", "float32")
+    before = _tree_digest(str(older))
+    with pytest.raises(ValueError, match="mixed_precision: 'none' there, 'mixed_bfloat16' now"):
+        run(_tiny(data_dir, older, epochs=4, mixed_precision="mixed_bfloat16"))  # named: a different run
+    assert _tree_digest(str(older)) == before
+
+
 def test_run_that_is_already_complete_trains_nothing(data_dir, tmp_path):
     out = tmp_path / "run"
     run(_tiny(data_dir, out, epochs=1))

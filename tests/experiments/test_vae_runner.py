@@ -80,6 +80,8 @@ def test_a_vae_run_leaves_the_runs_record(vae_run, event_tags):
     assert isinstance(summary["gan"], VAE)
     record = json.load(open(os.path.join(out_dir, "config.json")))
     assert record["flags"]["model"] == "vae" and record["flags"]["kl_weight"] == 1.0
+    # --mixed_precision=auto keeps the VAE in float32 on every CPU (bfloat16 was measured with the GAN only).
+    assert record["flags"]["mixed_precision"] == "none" and record["resolved"]["precision"] == "float32"
     records = _records(out_dir)
     assert [(r["epoch"], r["step"]) for r in records] == [(1, 2), (2, 4)]
     for r in records:
