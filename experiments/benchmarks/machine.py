@@ -12,7 +12,7 @@ import platform
 import re
 import subprocess
 
-from gan_tf.distribute import cpu_flags, has_native_bfloat16
+from gan_tf.cpu import cpu_flags, has_native_bfloat16  # without importing TensorFlow
 
 
 def lscpu():

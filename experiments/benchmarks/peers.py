@@ -10,6 +10,9 @@ exactly the layers of TensorFlow's DCGAN tutorial; at 64x64x3 the DCGAN paper's 
   `Throughput`; no progress bar). oneDNN as the CLI chooses it: `gan_tf.cpu.choose_onednn` where
   that module exists, else `TF_ENABLE_ONEDNN_OPTS=1` on CPUs with AVX2 + FMA where TensorFlow leaves
   oneDNN off (no AVX-512 VNNI/BF16, AVX-VNNI or AMX); a `TF_ENABLE_ONEDNN_OPTS` the user set wins.
+- `gan_tf_float32`: the same in float32, timed only where the CLI's default precision is not
+  float32 (`--mixed_precision=auto` is bfloat16 on CPUs with native bfloat16): the float32 GFLOP/s
+  goal compares it, not the bfloat16 default, with the peers' float32.
 - `tutorial`: the `train_step` of TensorFlow's DCGAN tutorial (`throughput.TutorialLoop`: one
   `tf.function`, two tapes, simultaneous updates) at TensorFlow's defaults: no `jit_compile`, oneDNN
   as TensorFlow decides (`TF_ENABLE_ONEDNN_OPTS` removed from its environment).
@@ -41,6 +44,7 @@ machine the numbers say little: record them on an idle one.
     python experiments/benchmarks/peers.py --rounds 1 --steps 1 --shapes 28x28x1 --out_dir /tmp/peers
 """
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -56,7 +60,8 @@ import records  # noqa: E402  (this folder)
 from throughput import (  # noqa: E402
     LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio, shape_names)
 
-LOOPS = ("gan_tf", "tutorial", "keras_io", "torch")
+LOOPS = ("gan_tf", "gan_tf_float32", "tutorial", "keras_io", "torch")
+GAN_TF_LOOPS = ("gan_tf", "gan_tf_float32")  # the CLI's loop: they get its oneDNN choice
 REFERENCE = "tutorial"
 DEFAULT_STEPS = {"28x28x1": 10, "64x64x3": 4}
 DEFAULT_ROUNDS = 5
@@ -79,12 +84,24 @@ def cli_onednn_choice(environ):
 def worker_environment(loop, cli_choice):
     """The environment of a loop's process: the CLI's oneDNN choice for gan_tf, TensorFlow's default else."""
     env = dict(os.environ)
-    if loop == "gan_tf":
+    if loop in GAN_TF_LOOPS:
         if cli_choice[0] is not None:
             env[ONEDNN_VARIABLE] = cli_choice[0]
     else:
         env.pop(ONEDNN_VARIABLE, None)
     return env
+
+
+def cli_precision():
+    """The precision the CLI gives a new run on this machine (`--mixed_precision=auto`)."""
+    from gan_tf.cpu import choose_precision
+
+    return choose_precision()[0]
+
+
+def default_loops():
+    """Every loop; `gan_tf_float32` only where it is not the same as `gan_tf`."""
+    return [loop for loop in LOOPS if loop != "gan_tf_float32" or cli_precision() != "none"]
 
 
 def default_threads():
@@ -115,13 +132,17 @@ def cli_config(**changes):
 class CliDefaultLoop:
     """gan_tf's `GAN.fit` as the experiment CLI (gan_tf.experiments.runner) builds and runs it."""
 
-    def __init__(self, image_shape, batch_size, width=WIDTH):
+    def __init__(self, image_shape, batch_size, width=WIDTH, precision=None):
         from gan_tf import callbacks, distribute
         from gan_tf.experiments import runner
 
         config = cli_config(batch_size=batch_size, **({"width": width} if width else {}))
+        if precision:
+            config = dataclasses.replace(config, mixed_precision=precision)
         strategy = distribute.make_strategy(config.strategy)
         jit_compile = distribute.resolve_jit_compile(config.jit_compile, strategy)
+        if config.mixed_precision == "auto":  # what the CLI gives a new run on this machine
+            config = dataclasses.replace(config, mixed_precision=cli_precision())
         distribute.set_precision(config.mixed_precision)
         with strategy.scope():
             self.gan = runner.build_gan(config, image_shape, strategy.num_replicas_in_sync, jit_compile)
@@ -220,8 +241,8 @@ class KerasIoLoop:
 
 
 def make_tf_loop(loop, image_shape, batch_size):
-    if loop == "gan_tf":
-        return CliDefaultLoop(image_shape, batch_size)
+    if loop in GAN_TF_LOOPS:
+        return CliDefaultLoop(image_shape, batch_size, precision="none" if loop == "gan_tf_float32" else None)
     if loop == "keras_io":
         return KerasIoLoop(image_shape, batch_size)
     from throughput import TutorialLoop
@@ -344,12 +365,15 @@ def goals(shape_name, loops):
             value = paired_ratio(loops["gan_tf"], loops[peer])
             out.append({"what": f"gan_tf / {peer} images/s (paired)", "peer": peer, "value": value,
                         "minimum": minimum[shape_name], "met": value >= minimum[shape_name]})
-    rates = {loop: e["gflops_per_second"] for loop, e in loops.items() if e["gflops_per_second"]}
-    if "gan_tf" in rates:
+    # float32 against float32: gan_tf's own float32 loop where its default is bfloat16.
+    float32 = "gan_tf_float32" if "gan_tf_float32" in loops else "gan_tf"
+    rates = {loop: e["gflops_per_second"] for loop, e in loops.items()
+             if e["gflops_per_second"] and (loop not in GAN_TF_LOOPS or loop == float32)}
+    if float32 in rates:
         best = max(rates, key=rates.get)
-        value = rates["gan_tf"] / rates[best]
-        out.append({"what": f"gan_tf GFLOP/s / best ({best})", "peer": best, "value": value, "minimum": 0.9,
-                    "met": value >= 0.9})
+        value = rates[float32] / rates[best]
+        out.append({"what": f"{float32} float32 GFLOP/s / best ({best})", "peer": best, "value": value,
+                    "minimum": 0.9, "met": value >= 0.9})
     return out
 
 
@@ -360,6 +384,12 @@ def same_networks(loops):
 
 
 # ------------------------------------------------------------------ report
+def precision_name(entry):
+    """float32, or the mixed policy a gan_tf loop ran in."""
+    policy = entry.get("settings", {}).get("mixed_precision", "none")
+    return "float32" if policy == "none" else policy
+
+
 def markdown(report):
     machine = report["machine"]
     lines = [
@@ -376,8 +406,8 @@ def markdown(report):
     lines += [
         "",
         "| image, batch | loop | images/s | vs tutorial* | CPU-s/image | vs tutorial, CPU time* | GFLOP/step "
-        "| GFLOP/s | % of peak | peak RSS | oneDNN |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| GFLOP/s | % of peak | peak RSS | oneDNN | precision |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     ratio = records.ratio_text
@@ -397,10 +427,10 @@ def markdown(report):
                 f"{ratio(e, 'vs_tutorial')} | {1000 * e['cpu_seconds_per_image']:.2f} ms | "
                 f"{number(e.get('cpu_vs_tutorial'), 2, 'x')} | {number(flops, 1)} | "
                 f"{number(e['gflops_per_second'], 1)} | {number(e['percent_of_peak'], 0, '%')} | "
-                f"{e['peak_rss_mib']:.0f} MiB | {onednn} |"
+                f"{e['peak_rss_mib']:.0f} MiB | {onednn} | {precision_name(e)} |"
             )
     for skipped in report["skipped"]:
-        lines.append(f"| all | {skipped['loop']} | skipped: {skipped['reason']} | | | | | | | | |")
+        lines.append(f"| all | {skipped['loop']} | skipped: {skipped['reason']} | | | | | | | | | |")
     lines += ["", "*median over rounds of the ratio to `tutorial` in the same round (25th-75th percentiles "
               "in brackets from 4 rounds on); CPU time: the same for images per CPU-second of each process.",
               "", "Goals for gan_tf's default (paired images/s ratios):", ""]
@@ -423,7 +453,8 @@ def write(report, out_dir):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated, from: " + ", ".join(SHAPES))
-    parser.add_argument("--loops", default=",".join(LOOPS), help="comma-separated, from: " + ", ".join(LOOPS))
+    parser.add_argument("--loops", default="", help="comma-separated, from: " + ", ".join(LOOPS) +
+                        " (default: all; gan_tf_float32 only where the CLI's default is not float32)")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="rounds of one process per loop and size")
     parser.add_argument("--steps", default="", help="timed steps per process: N, or e.g. 28x28x1=10,64x64x3=4 "
                         "(defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULT_STEPS.items()) + ")")
@@ -439,7 +470,7 @@ def parse_args(argv=None):
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.shape_list = shape_names(parser, args.shapes)
-    args.loop_list = [x for x in args.loops.split(",") if x]
+    args.loop_list = [x for x in args.loops.split(",") if x] or default_loops()
     for x in args.loop_list:
         if x not in LOOPS:
             parser.error(f"--loops: {x!r} is not one of {', '.join(LOOPS)}")

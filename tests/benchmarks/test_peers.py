@@ -17,8 +17,28 @@ def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch, benchmarks):
     assert peers.worker_environment("gan_tf", ("1", "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "1"
     # The user's value stays when the CLI sets nothing.
     assert peers.worker_environment("gan_tf", (None, "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert peers.worker_environment("gan_tf_float32", ("1", "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "1"
     for loop in ("tutorial", "keras_io", "torch"):
         assert "TF_ENABLE_ONEDNN_OPTS" not in peers.worker_environment(loop, ("1", "reason", "rule"))
+
+
+@pytest.mark.parametrize("precision, timed", [("mixed_bfloat16", True), ("none", False)])
+def test_gan_tf_is_also_timed_in_float32_only_where_its_default_is_not(monkeypatch, benchmarks, precision, timed):
+    peers = benchmarks.load("peers")
+    monkeypatch.setattr(peers, "cli_precision", lambda: precision)
+    assert ("gan_tf_float32" in peers.parse_args([]).loop_list) == timed
+
+
+def test_the_float32_gflops_goal_compares_float32_loops_only(benchmarks):
+    peers = benchmarks.load("peers")
+    loops = {"gan_tf": {"gflops_per_second": 300.0, "images_per_second_per_repeat": [3.0]},
+             "gan_tf_float32": {"gflops_per_second": 180.0, "images_per_second_per_repeat": [2.0]},
+             "tutorial": {"gflops_per_second": 200.0, "images_per_second_per_repeat": [2.0]}}
+    (goal,) = [g for g in peers.goals("28x28x1", loops) if "GFLOP" in g["what"]]
+    assert goal["peer"] == "tutorial" and goal["value"] == pytest.approx(180.0 / 200.0) and goal["met"]
+    del loops["gan_tf_float32"]  # a float32 default is itself the float32 loop
+    (goal,) = [g for g in peers.goals("28x28x1", loops) if "GFLOP" in g["what"]]
+    assert goal["peer"] == "gan_tf" and goal["value"] == 1.0
 
 
 def test_bad_flags_are_refused_before_any_work(benchmarks):
@@ -36,7 +56,9 @@ def test_one_round_records_every_field_and_paired_ratios(tmp_path, benchmarks):
     assert json_path.with_suffix(".md").exists()
     report = json.loads(json_path.read_text())
     assert report["device"] == json_path.stem[len("peers_"):]
-    expected = {"gan_tf", "tutorial", "keras_io"} | ({"torch"} if HAS_TORCH else set())
+    peers = benchmarks.load("peers")
+    expected = ({"gan_tf", "tutorial", "keras_io"} | ({"torch"} if HAS_TORCH else set())
+                | ({"gan_tf_float32"} if peers.cli_precision() != "none" else set()))
     assert {s["loop"] for s in report["skipped"]} == ({"torch"} - expected)
     (shape,) = report["shapes"]
     assert shape["shape"] == "28x28x1" and shape["batch_size"] == 256
@@ -64,7 +86,8 @@ def test_one_round_records_every_field_and_paired_ratios(tmp_path, benchmarks):
         if goal["what"].startswith("gan_tf / "):
             peer_seconds = loops[goal["peer"]]["step_seconds"][0][0]
             assert goal["value"] == pytest.approx(peer_seconds / loops["gan_tf"]["step_seconds"][0][0])
-    assert {g["peer"] for g in shape["goals"] if g["what"].startswith("gan_tf / ")} == expected - {"gan_tf"}
+    assert {g["peer"] for g in shape["goals"] if g["what"].startswith("gan_tf / ")} == expected - {"gan_tf",
+                                                                                                 "gan_tf_float32"}
     # The CLI's oneDNN choice reached the gan_tf process, and only it.
     if report["gan_tf_onednn"]["TF_ENABLE_ONEDNN_OPTS"] == "1":
         assert loops["gan_tf"]["onednn"] == [True]
