@@ -81,7 +81,7 @@ def choose_precision(flags=None, has_gpu=None):
     bfloat16 on CPUs that compute it natively (`NATIVE_BF16_FLAGS`: AVX-512 BF16, AMX-BF16): there
     the default recipe's samples at the same steps were no worse than float32's over seeds (MNIST and
     Fashion-MNIST), and its step was 1.1x (AVX-512 BF16) and 1.3x (AMX) faster, larger networks'
-    1.3-1.6x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
+    1.3-1.5x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
     and on a GPU gan_tf's mixed precision has not been measured. (`PRECISION_RECORD`.)
 
     Args:
