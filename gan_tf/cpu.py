@@ -80,8 +80,8 @@ def choose_precision(flags=None, has_gpu=None):
 
     bfloat16 on CPUs that compute it natively (`NATIVE_BF16_FLAGS`: AVX-512 BF16, AMX-BF16): there
     the default recipe's samples at the same steps were no worse than float32's over seeds (MNIST and
-    Fashion-MNIST), and its step was 1.1x (AVX-512 BF16) and 1.3x (AMX) faster, larger networks'
-    1.3-1.5x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
+    Fashion-MNIST), and the small MNIST step (width 32, batch 64) was 1.1x (AVX-512 BF16, the default
+    recipe) and 1.3x (AMX, the 2016 recipe) faster, larger networks' 1.3-1.5x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
     and on a GPU gan_tf's mixed precision has not been measured. (`PRECISION_RECORD`.)
 
     Args:
@@ -98,8 +98,8 @@ def choose_precision(flags=None, has_gpu=None):
     native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
     if native:
         return "mixed_bfloat16", (f"auto: bfloat16, native on this CPU ({', '.join(native)}), where it made the "
-                                  "default recipe's step 1.1-1.3x faster with samples no worse than float32's "
-                                  f"over seeds ({PRECISION_RECORD})")
+                                  "small MNIST step 1.1-1.3x faster (larger networks 1.3-1.5x) with the default "
+                                  f"recipe's samples no worse than float32's over seeds ({PRECISION_RECORD})")
     return "none", "auto: float32, as this CPU has no native bfloat16 (TensorFlow would emulate it, 12-20x slower)"
 
 

@@ -452,6 +452,7 @@ def run(config: ExperimentConfig, callbacks=None):
 
 
 def _load_and_train(config, strategy, jit_compile, callbacks, precision_reason):
+    """Loads and checks the data, then trains under the run directory's lock."""
     dataset, info = gan_data.load(
         config.dataset,
         split="train",
