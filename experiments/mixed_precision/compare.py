@@ -5,7 +5,7 @@ Reads the run directories `experiments/recipes/ablation.py train` wrote for the 
 with `python -m gan_tf.evaluate` (10,000 samples of the EMA generator) and `--nearest`:
 
     python experiments/recipes/ablation.py train --dataset mnist --minutes 10 \
-        --variants lr5e-4,lr5e-4+bf16 --seeds 0,1 --runs runs/precision
+        --variants lr5e-4,lr5e-4+bf16 --seeds 0,1,2 --runs runs/precision
     python experiments/mixed_precision/compare.py --runs runs/precision --dataset mnist
 
 Writes default_recipe_<dataset>_<device>.md, .json and _grids.png (each run's final grid) beside
