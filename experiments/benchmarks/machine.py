@@ -53,9 +53,10 @@ def cpu_info():
     Peak = cores x GHz x float32 FLOPs per cycle per core: 32 with AVX2 + FMA (two 256-bit FMA
     units x 8 lanes x 2), 64 with AVX-512 on Intel server cores and AMD Zen 5 (CPU family 26; two
     512-bit FMA units: TensorFlow's float32 step measured 281 GFLOP/s on 2 cores at 2.6 GHz, more
-    than the 166 a 256-bit datapath allows), 32 on AMD Zen 4 (double-pumped AVX-512), 16 otherwise. The clock is lscpu's "CPU max MHz" when
-    reported, else the current "cpu MHz" (a virtual machine's base clock; turbo can be higher,
-    so the peak and the fraction of it are estimates). AMX's bfloat16 tiles are not counted.
+    than the 166 a 256-bit datapath allows), 32 on AMD Zen 4 (double-pumped AVX-512), 16 otherwise.
+    The clock is lscpu's "CPU max MHz" when reported, else the current "cpu MHz" (a virtual machine's
+    base clock; turbo can be higher, so the peak and the fraction of it are estimates). AMX's bfloat16
+    tiles are not counted.
     """
     info = lscpu()
     flags = cpu_flags()

@@ -9,10 +9,10 @@ with `python -m gan_tf.evaluate` (10,000 samples of the EMA generator) and `--ne
     python experiments/mixed_precision/compare.py --runs runs/precision --dataset mnist
 
 Writes default_recipe_<dataset>_<device>.md, .json and _grids.png (each run's final grid) beside
-this file: per run its precision,
-seed, steps, compute dtype, median ms/step (from its metrics.jsonl: a speed only where the run had the machine to
-itself), FD, KID, IS, precision, recall, the largest class's share and the memorisation score; then
-per precision the range of FD over seeds, and whether every bfloat16 FD is at most float32's worst.
+this file: per run its compute dtype, seed, steps, median ms/step (from its metrics.jsonl: a speed
+only where the run had the machine to itself), FD, KID, IS, precision, recall, the largest class's
+share and the memorisation score; then per dtype the range of FD over seeds, whether every bfloat16
+FD is at most float32's worst, and the real-data floor.
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-VARIANTS = {"lr5e-4": "float32", "lr5e-4+bf16": "mixed_bfloat16"}
+VARIANTS = ("lr5e-4", "lr5e-4+bf16")  # ablation.py's default recipe, in float32 and in mixed_bfloat16
 METRICS = ("fd", "kid", "is", "precision", "recall")
 
 
@@ -112,6 +112,9 @@ def markdown(rows, result, dataset, command):
     if "bfloat16_no_worse_than_float32_seeds" in result:
         lines.append(f"- every bfloat16 FD at most float32's worst seed's: "
                      f"{'yes' if result['bfloat16_no_worse_than_float32_seeds'] else 'no'}")
+    floors = {r["floor_fd"] for r in rows if r["floor_fd"] is not None}
+    if floors:
+        lines.append(f"- real-data floor FD: {', '.join(f'{v:.3g}' for v in sorted(floors))}")
     return "\n".join(lines) + "\n"
 
 
