@@ -1,11 +1,13 @@
 """What this CPU offers TensorFlow, read without importing TensorFlow.
 
-`choose_onednn` decides `TF_ENABLE_ONEDNN_OPTS` for the experiment CLIs. TensorFlow reads that
-variable once, when it is imported, so the choice has to be made before; it is recorded in the run's
-config.json (`resolved.onednn`). Measured in experiments/benchmarks/onednn_cpu2-amd-avx2.md: on an AMD
-EPYC with AVX2, where TensorFlow leaves oneDNN off, turning it on made training 1.5x faster.
+`choose_onednn` decides `TF_ENABLE_ONEDNN_OPTS` for the experiment CLIs and the notebooks
+(`apply_onednn_choice`). TensorFlow reads that variable once, when it is imported, so the choice has
+to be made before; it is recorded in the run's config.json (`resolved.onednn`). Measured in
+experiments/benchmarks/onednn_cpu2-amd-avx2.md: on an AMD EPYC with AVX2, where TensorFlow leaves
+oneDNN off, turning it on made training 1.5x faster.
 """
 import os
+import sys
 
 # CPU flags that give native bfloat16 arithmetic to TensorFlow's oneDNN kernels; without them
 # bfloat16 convolutions fall back to slow emulation (experiments/benchmarks/throughput_*.md).
@@ -106,15 +108,33 @@ def choose_precision(flags=None, has_gpu=None):
 _applied = None  # what apply_onednn_choice did in this process
 
 
-def apply_onednn_choice(environ=None):
+def apply_onednn_choice(environ=None, tensorflow_imported=None):
     """Sets `TF_ENABLE_ONEDNN_OPTS` as `choose_onednn` says, unless the user set it.
 
-    Must run before TensorFlow is imported (TensorFlow reads the variable once). Returns
-    `onednn_status()`.
+    Must run before TensorFlow is imported (TensorFlow reads the variable once): the experiment
+    command lines call it first thing, the notebooks in their first cell after the install. Once
+    TensorFlow is imported, setting it would change nothing but the record, so it is left alone
+    and the reason says so.
+
+    Args:
+      environ: the environment (default `os.environ`).
+      tensorflow_imported: whether TensorFlow is already imported (default: looked up in
+        `sys.modules`).
+
+    Returns:
+      `onednn_status()`.
     """
     global _applied
     environ = os.environ if environ is None else environ
+    if _applied is not None and _applied["chosen_by"] == "gan_tf" and environ.get(ONEDNN_VARIABLE) == "1":
+        return onednn_status(environ)  # called again (a notebook cell run twice): the value is gan_tf's own
     value, reason = choose_onednn(environ)
+    if tensorflow_imported is None:
+        tensorflow_imported = "tensorflow" in sys.modules
+    if value is not None and tensorflow_imported:
+        value, reason = None, (f"too late to set {ONEDNN_VARIABLE}={value}: TensorFlow was imported first "
+                               f"(restart, and let gan_tf choose before anything imports TensorFlow). "
+                               f"It would have: {reason}")
     if value is not None:
         environ[ONEDNN_VARIABLE] = value
     _applied = {"chosen_by": "gan_tf" if value is not None else

@@ -26,12 +26,25 @@ def test_apply_sets_the_variable_only_where_the_user_did_not(monkeypatch):
     monkeypatch.setattr(cpu, "_has_gpu", lambda: False)
     monkeypatch.setattr(cpu, "_applied", None)
     environ = {}
-    record = cpu.apply_onednn_choice(environ)
+    record = cpu.apply_onednn_choice(environ, tensorflow_imported=False)
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "1"}
     assert record["TF_ENABLE_ONEDNN_OPTS"] == "1" and record["chosen_by"] == "gan_tf"
+    again = cpu.apply_onednn_choice(environ, tensorflow_imported=True)  # a notebook cell run twice
+    assert again == record  # still gan_tf's choice, not mistaken for the user's
     environ = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-    record = cpu.apply_onednn_choice(environ)
+    record = cpu.apply_onednn_choice(environ, tensorflow_imported=False)
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0"} and record["chosen_by"] == "user"
+
+
+def test_apply_after_tensorflow_is_imported_sets_nothing_and_says_it_came_too_late(monkeypatch):
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: AMD_EPYC_AVX2)
+    monkeypatch.setattr(cpu, "_has_gpu", lambda: False)
+    monkeypatch.setattr(cpu, "_applied", None)
+    environ = {}
+    record = cpu.apply_onednn_choice(environ, tensorflow_imported=True)
+    assert environ == {}  # TensorFlow has read the variable already: setting it would only mislead the record
+    assert record["TF_ENABLE_ONEDNN_OPTS"] is None and record["chosen_by"] == "tensorflow"
+    assert record["reason"].startswith("too late to set TF_ENABLE_ONEDNN_OPTS=1: TensorFlow was imported first")
 
 
 ZEN5 = AMD_EPYC_AVX2 | {"avx512f", "avx512_vnni", "avx512_bf16"}  # AMD EPYC with AVX-512 BF16, no AMX

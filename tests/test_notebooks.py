@@ -1,6 +1,7 @@
 """Every notebook in colab/: opens in Colab, installs from one REPO_URL, runs top to bottom at tiny
 settings, and shows its pictures inline."""
 import glob
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,8 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from gan_tf import cpu
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "colab", "*.ipynb")))
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
@@ -124,6 +127,7 @@ def test_notebook_runs_and_shows_its_pictures(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_TF_NOTEBOOK_TINY", "1")
     monkeypatch.setenv("GAN_TF_OFFLINE", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the notebook's own inline backend, as in Colab
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)  # a fresh runtime: the notebook chooses
     notebook = _read(path)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -137,6 +141,15 @@ def test_notebook_runs_and_shows_its_pictures(path, tmp_path, monkeypatch):
     printed = "".join(_text(cell) for cell in notebook.cells)
     assert "data: " in printed and "images of shape (28, 28, 1)" in printed  # which data it used
     assert glob.glob(str(tmp_path / "runs" / "*" / "samples" / "final.png"))
+    # The oneDNN setting the CLI would choose on this CPU, chosen before the kernel imported TensorFlow.
+    [config_path] = glob.glob(str(tmp_path / "runs" / "*" / "config.json"))
+    with open(config_path) as f:
+        onednn = json.load(f)["resolved"]["onednn"]
+    chosen, reason = cpu.choose_onednn(environ={})
+    assert onednn["TF_ENABLE_ONEDNN_OPTS"] == chosen and onednn["reason"] == reason
+    assert f"TF_ENABLE_ONEDNN_OPTS={chosen} (chosen by {onednn['chosen_by']}: {reason})" in printed
+    if chosen == "1":  # e.g. the AVX2 EPYC: TensorFlow would have left oneDNN off, and it is on
+        assert onednn["chosen_by"] == "gan_tf" and onednn["enabled"] is True
 
 
 def _text(cell):
