@@ -21,10 +21,15 @@ def test_choose_onednn(environ, flags, has_gpu, expected):
     assert value == expected and reason
 
 
-def test_apply_sets_the_variable_only_where_the_user_did_not(monkeypatch):
+@pytest.fixture
+def avx2_machine(monkeypatch):
+    """This process as if on the AVX2 EPYC, where gan_tf turns oneDNN on, with nothing applied yet."""
     monkeypatch.setattr(cpu, "cpu_flags", lambda: AMD_EPYC_AVX2)
     monkeypatch.setattr(cpu, "_has_gpu", lambda: False)
     monkeypatch.setattr(cpu, "_applied", None)
+
+
+def test_apply_sets_the_variable_only_where_the_user_did_not(avx2_machine):
     environ = {}
     record = cpu.apply_onednn_choice(environ, tensorflow_imported=False)
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "1"}
@@ -36,10 +41,7 @@ def test_apply_sets_the_variable_only_where_the_user_did_not(monkeypatch):
     assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0"} and record["chosen_by"] == "user"
 
 
-def test_apply_after_tensorflow_is_imported_sets_nothing_and_says_it_came_too_late(monkeypatch):
-    monkeypatch.setattr(cpu, "cpu_flags", lambda: AMD_EPYC_AVX2)
-    monkeypatch.setattr(cpu, "_has_gpu", lambda: False)
-    monkeypatch.setattr(cpu, "_applied", None)
+def test_apply_after_tensorflow_is_imported_sets_nothing_and_says_it_came_too_late(avx2_machine):
     environ = {}
     record = cpu.apply_onednn_choice(environ, tensorflow_imported=True)
     assert environ == {}  # TensorFlow has read the variable already: setting it would only mislead the record
