@@ -29,7 +29,7 @@ import time
 import numpy as np
 from absl import flags
 
-from gan_tf import cli
+from gan_tf import cli, cpu
 
 # Its own flag set, not absl's global FLAGS (as gan_tf.generate): importing this module defines
 # no global flags, and `main` can parse several times.
@@ -254,6 +254,7 @@ def evaluate_conditional(run_dir, samples_per_class=500, seed=0, batch_size=500,
     else:
         result["labels"] = score()
     result["seconds"] = time.perf_counter() - started
+    result["onednn"] = cpu.onednn_record()
 
     if grid:
         names = caption_set(dataset).class_names if dataset in CAPTIONED else [str(c) for c in range(classes)]
@@ -310,6 +311,8 @@ def main(argv=None):
     def evaluate():
         args = parse(argv)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: choose it as training does.
+        cpu.apply_onednn_choice()
         evaluate_conditional(args.run_dir, args.samples_per_class, args.seed, args.batch_size,
                              args.classifier_weights, args.grid, args.grid_columns, args.output, args.checkpoint)
 

@@ -150,5 +150,17 @@ def onednn_status(environ=None):
     elif ONEDNN_VARIABLE in environ:
         choice = {"chosen_by": "user", "reason": f"{ONEDNN_VARIABLE} was set before gan_tf started"}
     else:
-        choice = {"chosen_by": "tensorflow", "reason": "not chosen by gan_tf (no experiment command line)"}
+        choice = {"chosen_by": "tensorflow", "reason": "not chosen by gan_tf (no gan_tf command line)"}
     return {ONEDNN_VARIABLE: environ.get(ONEDNN_VARIABLE), **choice}
+
+
+def onednn_record():
+    """`onednn_status()` and whether TensorFlow's oneDNN kernels are in fact on ("enabled"), for the
+    records of runs and evaluations; imports TensorFlow (call it once TensorFlow is running)."""
+    try:  # TensorFlow has no public query
+        from tensorflow.python.util import _pywrap_util_port
+
+        enabled = bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        enabled = None
+    return {**onednn_status(), "enabled": enabled}

@@ -30,7 +30,7 @@ import time
 
 from absl import app, flags
 
-from gan_tf import cli
+from gan_tf import cli, cpu
 
 FLAGS = flags.FLAGS
 
@@ -189,6 +189,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "seconds": round(seconds, 1),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
+        "onednn": cpu.onednn_record(),
     }
     output = output or os.path.join(run_dir, "eval_raw.json" if raw else "eval.json")
     from gan_tf import atomic
@@ -368,6 +369,8 @@ def format_nearest(record):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: choose it as training does.
+    cpu.apply_onednn_choice()
     # User-fixable problems (bad --run_dir, missing weights, data): message, no traceback.
     return cli.exit_status(_nearest if FLAGS.nearest else _evaluate)
 

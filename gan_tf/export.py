@@ -25,7 +25,7 @@ import sys
 
 from absl import app, flags
 
-from gan_tf import cli
+from gan_tf import cli, cpu
 
 FORMATS = ("keras", "saved_model", "both")
 KERAS_FILE = "generator.keras"
@@ -183,6 +183,8 @@ def main(argv):
 
     def export():
         check_request(values.run_dir, values.out, values.checkpoint)
+        # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: choose it as training does.
+        cpu.apply_onednn_choice()
         record = export_run(values.run_dir, values.out, values.format, values.raw, values.checkpoint)
         print(describe(record))
 

@@ -27,7 +27,7 @@ import sys
 
 from absl import flags
 
-from gan_tf import cli
+from gan_tf import cli, cpu
 
 # Its own flag set, not absl's global FLAGS: importing this module (tests, notebooks,
 # other commands) defines no global flags, and `main` can parse several times.
@@ -357,6 +357,8 @@ def _generate_from(argv):
         _check_memory(args.n, record, args.upscale, args.gap, f"--n={args.n}")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow loads from here on
+    # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported: choose it as training does.
+    cpu.apply_onednn_choice()
     if args.interpolate:
         interpolate(args.run_dir, args.interpolate, args.out, args.rows, args.seed, args.linear, args.gif,
                     args.label, args.prompt, args.checkpoint, args.gap, args.upscale, args.raw)

@@ -145,6 +145,25 @@ def command_parser(target):
 
 
 @pytest.fixture
+def no_tensorflow(tmp_path):
+    """(env, seen): an environment whose `tensorflow` and `keras` raise on import, the first of them
+    imported having written down, in the file `seen`, the TF_ENABLE_ONEDNN_OPTS it was imported with."""
+    fake = tmp_path / "fake_packages"
+    seen = tmp_path / "onednn_at_import.txt"
+    for name in ("tensorflow", "keras"):
+        (fake / name).mkdir(parents=True)
+        (fake / name / "__init__.py").write_text(
+            "import os\n"
+            f"open({str(seen)!r}, 'w').write(os.environ.get('TF_ENABLE_ONEDNN_OPTS', '<unset>'))\n"
+            f"raise ImportError('fake {name}: the command imported it')\n"
+        )
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(fake), repository])
+    return env, seen
+
+
+@pytest.fixture
 def cli():
     """`cli.commands(text)` and `cli.parser(target)` (see `shell_commands`, `command_parser`)."""
     import types

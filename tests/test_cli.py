@@ -77,3 +77,36 @@ def test_every_command_reports_a_user_error_through_the_shared_handler(tmp_path,
     assert lines[-1] == "<exit_status gave 1>", result.stderr
     assert lines[-2].startswith(message), result.stderr
     assert "Traceback" not in result.stderr and "fake tensorflow" not in result.stderr
+
+
+# A run directory good enough for every command's checks before TensorFlow: a class-conditional
+# MNIST run's config.json and one checkpoint file.
+_RUN_CONFIG = {"flags": {"dataset": "mnist", "conditional": "projection", "latent_dim": 8},
+               "data": {"num_classes": 10, "image_shape": [28, 28, 1]}}
+
+
+@pytest.mark.parametrize("command, args", [
+    ("gan_tf.evaluate", ["--output", "eval.json"]),
+    ("gan_tf.conditional_eval", []),
+    ("gan_tf.generate", ["--label", "3", "--out", "x.png"]),
+    ("gan_tf.export", ["--out", "generator.keras"]),
+])
+@pytest.mark.parametrize("user_value", [None, "0"])
+def test_every_command_chooses_onednn_as_training_does_before_tensorflow_is_imported(
+        tmp_path, no_tensorflow, command, args, user_value):
+    import json
+
+    from gan_tf import cpu
+
+    env, seen = no_tensorflow
+    if user_value is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = user_value
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(_RUN_CONFIG))
+    (run_dir / "checkpoints" / "ckpt-000001.npz").write_bytes(b"")
+    result = subprocess.run([sys.executable, "-m", command, "--run_dir", str(run_dir), *args],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
+    assert "the command imported it" in result.stderr, result.stderr  # it got as far as TensorFlow
+    chosen, _ = cpu.choose_onednn(environ={})
+    assert seen.read_text() == (user_value or chosen or "<unset>")

@@ -224,7 +224,7 @@ def _write_config(config, info, strategy, jit_compile, start_epoch, precision_re
             "precision_reason": precision_reason,
             # TF_ENABLE_ONEDNN_OPTS as chosen before TensorFlow started (gan_tf.cpu), and whether
             # TensorFlow's oneDNN kernels are in fact on.
-            "onednn": {**cpu.onednn_status(), "enabled": _onednn_enabled()},
+            "onednn": cpu.onednn_record(),
             "resumed_from_epoch": start_epoch,
         },
         "versions": {
@@ -236,15 +236,6 @@ def _write_config(config, info, strategy, jit_compile, start_epoch, precision_re
         },
     }
     atomic.write_json(os.path.join(config.out_dir, "config.json"), record)
-
-
-def _onednn_enabled():
-    try:  # TensorFlow has no public query
-        from tensorflow.python.util import _pywrap_util_port
-
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
 
 
 def _read_metrics(path):

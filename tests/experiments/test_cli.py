@@ -21,25 +21,6 @@ def _cli(*args, cwd, experiment="mnist", env=None):
     )
 
 
-@pytest.fixture
-def no_tensorflow(tmp_path):
-    """An environment whose `tensorflow` and `keras` raise on import; the fake tensorflow first
-    writes down the TF_ENABLE_ONEDNN_OPTS it was imported with."""
-    fake = tmp_path / "fake_packages"
-    seen = tmp_path / "onednn_at_import.txt"
-    for name in ("tensorflow", "keras"):
-        (fake / name).mkdir(parents=True)
-        (fake / name / "__init__.py").write_text(
-            "import os\n"
-            f"open({str(seen)!r}, 'w').write(os.environ.get('TF_ENABLE_ONEDNN_OPTS', '<unset>'))\n"
-            f"raise ImportError('fake {name}: the command imported it')\n"
-        )
-    repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
-    env["PYTHONPATH"] = os.pathsep.join([str(fake), repository])
-    return env, seen
-
-
 # Each experiment's own defaults, written out from the experiment modules' docstrings and history.
 @pytest.mark.parametrize("experiment, expected", [
     ("mnist", ["--epochs=60", "--batch_size=64", "--width=32", "--out_dir=runs/mnist"]),

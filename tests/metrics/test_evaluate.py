@@ -47,6 +47,9 @@ def test_evaluate_writes_eval_json_with_named_metrics_and_floor(evaluated):
     assert not any("inception" in name for name in saved["metrics"])
     assert saved["num_samples"] == 40 and saved["floor_num_test_images"] == 30
     assert saved["data_source"] == "files"
+    # The oneDNN setting the scores were computed under (called as a library: TensorFlow's own).
+    assert saved["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    assert saved["onednn"]["enabled"] in (True, False) and saved["onednn"]["reason"]
     assert saved["extractors"]["mnist_classifier"]["weights_sha256"] == classifier.file_sha256(
         classifier.weights_path("mnist"))
     assert gan.calls == [(40, 0, 16)]
