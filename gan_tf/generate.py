@@ -137,7 +137,10 @@ def check_request(run_dir, record, prompt=None, label=None, n=16):
         raise GenerateError(
             f"--prompt={shown(prompt)}: run {run_dir!r} is conditioned on class labels, not text; expected --label."
         )
-    num_classes = record["data"].get("num_classes")
+    num_classes = (record.get("data") or {}).get("num_classes")
+    if not isinstance(num_classes, int):
+        raise GenerateError(f"{os.path.join(run_dir, 'config.json')} lacks data.num_classes: expected the "
+                            "config.json a class-conditional training run writes.")
     if label is None:
         raise GenerateError(f"run {run_dir!r} is class-conditional: expected --label in [0, {num_classes - 1}].")
     if not 0 <= label < num_classes:

