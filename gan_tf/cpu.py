@@ -1,6 +1,6 @@
 """What this CPU offers TensorFlow, read without importing TensorFlow.
 
-`choose_onednn` decides `TF_ENABLE_ONEDNN_OPTS` for the experiment CLIs and the notebooks
+`choose_onednn` decides `TF_ENABLE_ONEDNN_OPTS` for every gan_tf command and the notebooks
 (`apply_onednn_choice`). TensorFlow reads that variable once, when it is imported, so the choice has
 to be made before; it is recorded in the run's config.json (`resolved.onednn`). Measured in
 experiments/benchmarks/onednn_cpu2-amd-avx2.md and evaluate_onednn_cpu2-amd-avx2.md: on an AMD EPYC
@@ -112,8 +112,8 @@ _applied = None  # what apply_onednn_choice did in this process
 def apply_onednn_choice(environ=None, tensorflow_imported=None):
     """Sets `TF_ENABLE_ONEDNN_OPTS` as `choose_onednn` says, unless the user set it.
 
-    Must run before TensorFlow is imported (TensorFlow reads the variable once): the experiment
-    command lines call it first thing, the notebooks in their first cell after the install. Once
+    Must run before TensorFlow is imported (TensorFlow reads the variable once): every command
+    line calls it before TensorFlow starts, the notebooks in their first cell after the install. Once
     TensorFlow is imported, setting it would change nothing but the record, so it is left alone
     and the reason says so.
 

@@ -146,8 +146,8 @@ def command_parser(target):
 
 @pytest.fixture
 def no_tensorflow(tmp_path):
-    """(env, seen): an environment whose `tensorflow` and `keras` raise on import, the first of them
-    imported having written down, in the file `seen`, the TF_ENABLE_ONEDNN_OPTS it was imported with."""
+    """(env, seen): an environment in which importing `tensorflow` or `keras` raises, after writing to
+    the file `seen` the TF_ENABLE_ONEDNN_OPTS it was imported with."""
     fake = tmp_path / "fake_packages"
     seen = tmp_path / "onednn_at_import.txt"
     for name in ("tensorflow", "keras"):
