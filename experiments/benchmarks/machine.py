@@ -94,7 +94,7 @@ def cpu_info():
         "flops_per_cycle_per_core": per_cycle,
         "native_bf16": has_native_bfloat16(),
         "peak_gflops": peak,
-        "peak_formula": f"{cores} cores x {mhz / 1000 if mhz else '?'} GHz x {per_cycle} FLOPs/cycle",
+        "peak_formula": f"{cores} cores x {f'{mhz / 1000:.2f}' if mhz else '?'} GHz x {per_cycle} FLOPs/cycle",
     }
 
 

@@ -396,7 +396,8 @@ def markdown(report):
         f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}); "
         f"TensorFlow {report['versions'].get('tensorflow')}, Keras {report['versions'].get('keras')}, "
         f"PyTorch {report['versions'].get('torch', 'not installed')}; threads {report['threads']}.",
-        records.peak_line(machine),
+        records.peak_line(machine, [e["gflops_per_second"] for shape in report["shapes"]
+                                    for e in shape["loops"].values() if precision_name(e) == "float32"]),
         f"gan_tf's oneDNN: {report['gan_tf_onednn']['reason']} ({report['gan_tf_onednn']['rule']}).",
         f"Command: `{report['command']}`; {report['rounds']} round(s); load average at start "
         f"{report['load_average_start']}, at end {report['load_average_end']}.",

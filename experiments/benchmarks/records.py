@@ -90,7 +90,21 @@ def require_positive(parser, args, names):
             parser.error(f"--{name}={getattr(args, name)}: expected an integer >= 1")
 
 
-def peak_line(machine):
-    """The report line that states the CPU's estimated float32 peak (see `machine.cpu_info`)."""
+def peak_line(machine, float32_gflops=()):
+    """The report line that states the CPU's estimated float32 peak (see `machine.cpu_info`).
+
+    `float32_gflops`: the rates the report measured in float32. A rate above the estimate proves the
+    estimate low (a virtual machine's /proc/cpuinfo gives its base clock, and turbo runs faster), and
+    the line says so, since a "% of peak" above 100 would otherwise read as a counting error.
+    """
     peak = machine["peak_gflops"]
-    return f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s." if peak else "Peak: unknown."
+    if not peak:
+        return "Peak: unknown."
+    line = f"Estimated float32 peak: {machine['peak_formula']} = {peak:.0f} GFLOP/s."
+    fastest = max((rate for rate in float32_gflops if rate), default=0)
+    if fastest > peak:
+        clock = fastest / peak * machine["mhz"] / 1000
+        line += (f" A loop here ran float32 at {fastest:.0f} GFLOP/s, above it: the cores ran above the clock "
+                 f"of the estimate ({machine['clock_source']}), at least {clock:.2f} GHz, so read \"% of peak\" "
+                 f"as a comparison between the loops, not as a fraction of what the hardware can do.")
+    return line

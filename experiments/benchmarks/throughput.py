@@ -493,7 +493,8 @@ def markdown(report):
         f"Device: {report['device']} ({machine['model']}, {machine['cores']} cores, {machine['simd']}, "
         f"native bfloat16: {'yes' if machine['native_bf16'] else 'no'}); TensorFlow {report['versions']['tensorflow']}, "
         f"Keras {report['versions']['keras']}; oneDNN {'on' if report['onednn'] else 'off'} (--onednn={report['onednn_flag']}).",
-        records.peak_line(machine),
+        records.peak_line(machine, [c["gflops_per_second"] for shape in report["shapes"] for c in shape["configs"]
+                                    if c["precision"] == "none"]),
         f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
         "",
         "| image, batch | loop | precision | jit_compile | images/s (median) | ms/step | GFLOP/s | % of peak "

@@ -9,3 +9,15 @@ def test_busy_only_when_the_load_before_the_benchmark_was_above_half_the_cpus(be
                               "machine": machine}) is None
     assert records.busy_note({"load_average_start": [1.01, 0.5, 0.5], "machine": machine}).startswith("**The machine")
     assert records.busy_note({"load_average_start": [1.01, 0.5, 0.5], "machine": {"logical_cpus": 4}}) is None
+
+
+def test_peak_line_says_when_a_measured_float32_rate_proves_the_estimate_low(benchmarks):
+    records = benchmarks.load("records")
+    machine = {"peak_gflops": 144.0, "mhz": 2250.0, "peak_formula": "2 cores x 2.25 GHz x 32 FLOPs/cycle",
+               "clock_source": "/proc/cpuinfo cpu MHz"}
+    assert records.peak_line(machine, [100.0, None, 144.0]) == (
+        "Estimated float32 peak: 2 cores x 2.25 GHz x 32 FLOPs/cycle = 144 GFLOP/s.")
+    line = records.peak_line(machine, [100.0, 180.0])
+    # 180 GFLOP/s on 2 cores x 32 FLOPs/cycle needs a clock of at least 180 / 64 = 2.81 GHz.
+    assert "ran float32 at 180 GFLOP/s" in line and "at least 2.81 GHz" in line
+    assert records.peak_line({"peak_gflops": None}, [180.0]) == "Peak: unknown."
