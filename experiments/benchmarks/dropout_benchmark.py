@@ -9,7 +9,7 @@ the random bits: two 16-bit draws from each uint32, compared with a 16-bit thres
 probability moves by less than 2^-16, but every mask differs from gan_tf's, so every recorded run
 would draw different masks). This script times one forward and backward
 pass of the layer alone, on the activation shapes of the DCGAN discriminators of
-`experiments/benchmarks/throughput.py`, in float32 and bfloat16, both versions interleaved, one
+`experiments/benchmarks/throughput.py`, in float32 and bfloat16, the versions interleaved, one
 call each per repeat; medians and paired ratios.
 
 Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
