@@ -48,21 +48,25 @@ def test_unknown_architecture():
         networks.build("vgg", 8, (28, 28, 1))
 
 
-def _philox_uniform(shape, seed):
-    """The float32 draw the dropout mask must match, in numpy from TensorFlow's raw Philox bits."""
+def _philox_sixteen_bit_draws(size, seed):
+    """The draws in [0, 1) the dropout mask must compare, in numpy from TensorFlow's raw Philox bits:
+    each uint32 split into its low and high 16 bits (little-endian), scaled by 2^-16."""
     key = np.array([seed[0]], np.int64).view(np.uint64)
     counter = np.array([0, seed[1]], np.int64).view(np.uint64)
     bits = tf.raw_ops.StatelessRandomUniformFullIntV2(
-        shape=shape, key=key, counter=counter, alg=1, dtype=tf.uint32).numpy()
-    return (bits >> 8).astype(np.float64) / 2**24
+        shape=[(size + 1) // 2], key=key, counter=counter, alg=1, dtype=tf.uint32).numpy()
+    halves = np.stack([bits & 0xFFFF, bits >> 16], axis=-1).ravel()[:size]
+    return halves.astype(np.float64) / 2**16
 
 
+@pytest.mark.parametrize("shape", [(64, 5, 7), (3, 5, 7)])  # an even and an odd number of draws
 @pytest.mark.parametrize("rate", [0.3, 0.5, 1e-9, 0.999999, 1 - 2**-26])
-def test_dropout_mask_is_uniform_draw_against_rate(rate):
+def test_dropout_mask_is_sixteen_bit_draw_against_rate(rate, shape):
     from gan_tf.networks.layers import keep_mask
 
-    shape, seed = (64, 5, 7), (12345, -678)
-    expected = _philox_uniform(shape, seed) >= np.float64(np.float32(rate))
+    seed = (12345, -678)
+    size = int(np.prod(shape))
+    expected = (_philox_sixteen_bit_draws(size, seed) >= np.float64(np.float32(rate))).reshape(shape)
     for jit_compile in (False, True):
         mask = tf.function(lambda: keep_mask(shape, tf.constant(seed, tf.int64), rate), jit_compile=jit_compile)()
         np.testing.assert_array_equal(mask.numpy(), expected)
@@ -70,20 +74,40 @@ def test_dropout_mask_is_uniform_draw_against_rate(rate):
         assert not expected.any()
 
 
-@pytest.mark.parametrize("rate", [0.3, 0.5, 0.1, 1e-9, 2**-24, 0.999999, 1 - 2**-26])
+def test_dropout_keeps_a_draw_equal_to_the_rate():
+    # The rate set to the first and second draws themselves (d · 2^-16 is exact in float32): both are kept.
+    from gan_tf.networks.layers import keep_mask
+
+    seed = (3, 4)
+    draws = _philox_sixteen_bit_draws(2, seed)
+    for i in (0, 1):
+        mask = keep_mask((2,), tf.constant(seed, tf.int64), float(draws[i])).numpy()
+        np.testing.assert_array_equal(mask, draws >= draws[i])
+
+
+def test_dropout_mask_uses_both_halves_of_each_random_word():
+    from gan_tf.networks.layers import keep_mask
+
+    mask = keep_mask((200_000,), tf.constant([5, 9], tf.int64), 0.5).numpy()
+    low, high = mask[0::2], mask[1::2]
+    # Independent halves: each keeps half, and they agree about half the time (not always, not never).
+    for kept in (low, high, low == high):
+        assert abs(kept.mean() - 0.5) < 5 * np.sqrt(0.25 / kept.size)
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.1, 1e-9, 2**-16, 2**-17, 0.999999, 1 - 2**-17, 1 - 2**-26])
 def test_dropout_threshold_is_the_smallest_kept_draw(rate):
-    # keep ⇔ (bits >> 8) · 2^-24 >= rate in float32; the threshold on bits must be the
-    # smallest kept value of (bits >> 8), times 2^8.
+    # keep ⇔ d · 2^-16 >= rate (float32 rate, exact comparison); the threshold on the 16-bit
+    # draws d must be the smallest kept d.
     from gan_tf.networks.layers import keep_threshold
 
-    r = np.float32(rate)
-    draws = np.arange(2**24, dtype=np.float32) * np.float32(2**-24)  # every possible draw
-    kept = np.flatnonzero(draws >= r)
+    draws = np.arange(2**16, dtype=np.float64) / 2**16  # every possible draw, exactly
+    kept = np.flatnonzero(draws >= np.float64(np.float32(rate)))
     threshold = keep_threshold(rate)
     if kept.size == 0:
         assert threshold is None
     else:
-        assert threshold == int(kept[0]) * 2**8
+        assert threshold == int(kept[0])
 
 
 def test_dropout_layer_drops_at_its_rate_and_rescales_the_rest():
@@ -94,7 +118,9 @@ def test_dropout_layer_drops_at_its_rate_and_rescales_the_rest():
     y = layer(x, training=True).numpy()
     kept = y != 0
     n = kept.size
-    assert abs((1 - kept.mean()) - 0.3) < 5 * np.sqrt(0.3 * 0.7 / n)  # within 5 standard errors
+    # Kept with probability 1 - ceil(0.3 · 2^16) / 2^16 (16-bit draws), within 5 standard errors.
+    keep_probability = 1 - np.ceil(np.float32(0.3) * 2**16) / 2**16
+    assert abs(kept.mean() - keep_probability) < 5 * np.sqrt(keep_probability * (1 - keep_probability) / n)
     np.testing.assert_array_equal(y[kept], x.numpy()[kept] * np.float32(1 / 0.7))
     np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
 

@@ -1,22 +1,24 @@
-"""Cost of gan_tf's dropout masks: the integer-threshold mask against the float draw it replaced.
+"""Cost of gan_tf's dropout masks against the two versions it replaced.
 
 gan_tf's `Dropout` draws its masks from raw Philox bits, so that `jit_compile=True` drops what
 `False` drops. Its first version turned the bits into floats (`stateless_uniform`: shift,
-int-to-float conversion, scaling) and compared them with the rate; `keep_mask` compares the bits
+int-to-float conversion, scaling) and compared them with the rate; the second compared the bits
 with an integer threshold instead, which gives the same masks bit for bit (the script checks it)
-without three passes over the activation tensor. A third version, measured and not adopted, halves
-the random bits: two 16-bit draws from each uint32, compared with a 16-bit threshold (the keep
-probability moves by less than 2^-16, but every mask differs from gan_tf's, so every recorded run
-would draw different masks). This script times one forward and backward
-pass of the layer alone, on the activation shapes of the DCGAN discriminators of
-`experiments/benchmarks/throughput.py`, in float32 and bfloat16, the versions interleaved, one
-call each per repeat; medians and paired ratios.
+without three passes over the activation tensor. The third, gan_tf's `keep_mask` now, halves the
+random bits: two 16-bit draws from each uint32, compared with a 16-bit threshold (the keep
+probability moves by less than 2^-16; the masks differ from the first two versions'). This script
+times one forward and backward pass of the layer alone, on the activation shapes of the DCGAN
+discriminators of `experiments/benchmarks/throughput.py`, in float32 and bfloat16, the versions
+interleaved, one call each per repeat; then the whole training step of `peers.py`'s gan_tf loop
+(the CLI default) with the second version's masks and with gan_tf's, in turn in one process.
+Medians and paired ratios.
 
 Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
 
-    python experiments/benchmarks/dropout_benchmark.py --repeats 30
+    python experiments/benchmarks/dropout_benchmark.py --repeats 30 --step_rounds 7
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -34,10 +36,11 @@ SHAPES = {
     "28x28x1, 256": [(256, 14, 14, 64), (256, 7, 7, 128)],
     "64x64x3, 128": [(128, 32, 32, 64), (128, 16, 16, 128), (128, 8, 8, 256), (128, 4, 4, 512)],
 }
+STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # whole training steps, about a second per model and round
 
 
 def float_draw_dropout(inputs, seed, rate):
-    """The replaced version: compare float draws in [0, 1) with the rate."""
+    """The first version: compare float draws in [0, 1) with the rate."""
     import tensorflow as tf
 
     from gan_tf.networks.layers import stateless_uniform
@@ -47,8 +50,11 @@ def float_draw_dropout(inputs, seed, rate):
     return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
 
 
-def sixteen_bit_dropout(inputs, seed, rate):
-    """The variant not adopted: half the Philox bits, each uint32 split into two 16-bit draws."""
+def integer_threshold_keep_mask(shape, seed, rate):
+    """The second version's mask: the first one's, compared on the uint32 bits.
+
+    u = (bits >> 8) / 2^24 >= r  <=>  bits >= ceil(r * 2^24) * 2^8 (rates below float32's 1).
+    """
     import math
 
     import numpy as np
@@ -56,14 +62,30 @@ def sixteen_bit_dropout(inputs, seed, rate):
 
     from gan_tf.networks.layers import _philox_bits
 
-    shape = tf.shape(inputs)
-    size = tf.reduce_prod(shape)
-    bits = _philox_bits(tf.reshape((size + 1) // 2, [1]), seed)
-    draws = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
-    threshold = math.ceil(float(np.float32(rate)) * 2**16)
-    keep = tf.reshape(draws >= tf.constant(threshold, tf.uint16), shape)
+    threshold = math.ceil(float(np.float32(rate)) * 2**24) * 2**8
+    return _philox_bits(shape, seed) >= tf.constant(threshold, tf.uint32)
+
+
+def integer_threshold_dropout(inputs, seed, rate):
+    """The second version of the layer: gan_tf's `dropout` with `integer_threshold_keep_mask`."""
+    import tensorflow as tf
+
+    keep = integer_threshold_keep_mask(tf.shape(inputs), seed, rate)
     scale = tf.cast(1.0 / (1.0 - rate), inputs.dtype)
     return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
+
+
+@contextlib.contextmanager
+def twenty_four_bit_masks():
+    """gan_tf's layers trace with the second version's masks inside this block."""
+    from gan_tf.networks import layers
+
+    sixteen_bit = layers.keep_mask
+    layers.keep_mask = integer_threshold_keep_mask
+    try:
+        yield
+    finally:
+        layers.keep_mask = sixteen_bit
 
 
 def forward_backward(dropout, shapes, dtype):
@@ -83,30 +105,23 @@ def forward_backward(dropout, shapes, dtype):
     return step
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--out_dir", default=HERE)
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f"--repeats={args.repeats}; expected >= 1")
-
-    import keras
+def layer_rows(repeats):
+    """Forward and backward of the dropout layer alone, the three versions interleaved."""
     import numpy as np
     import tensorflow as tf
 
-    from gan_tf.networks.layers import dropout  # what gan_tf's Dropout layer runs
+    from gan_tf.networks.layers import dropout  # what gan_tf's Dropout layer runs: 16-bit draws
 
-    versions = {"float draw (before)": float_draw_dropout, "integer threshold (now)": dropout,
-                "16-bit threshold (not adopted)": sixteen_bit_dropout}
+    versions = {"float draw (first)": float_draw_dropout, "24-bit integer threshold (second)": integer_threshold_dropout,
+                "16-bit threshold (gan_tf)": dropout}
     seed = tf.constant([7, 11], tf.int64)
     rows = []
     for shape_name, shapes in SHAPES.items():
         for dtype in ("float32", "bfloat16"):
-            # Same masks, bit for bit, before anything is timed.
+            # The first two versions' masks agree bit for bit, before anything is timed.
             x = tf.cast(tf.random.stateless_normal(shapes[0], [1, 2]), dtype)
-            before, now, sixteen_bit = (np.asarray(f(x, seed, RATE), np.float32) for f in versions.values())
-            np.testing.assert_array_equal(before, now)
+            first, second, sixteen_bit = (np.asarray(f(x, seed, RATE), np.float32) for f in versions.values())
+            np.testing.assert_array_equal(first, second)
             # The 16-bit masks keep about 1 - rate (5 binomial standard deviations) and scale alike.
             kept = np.mean(sixteen_bit != 0)
             assert abs(kept - (1 - RATE)) < 5 * np.sqrt(RATE * (1 - RATE) / x.shape.num_elements()), kept
@@ -114,34 +129,103 @@ def main(argv=None):
             times = {name: [] for name in steps}
             for step in steps.values():
                 step(seed)  # trace
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 for name, step in steps.items():
                     start = time.perf_counter()
                     step(seed)
                     times[name].append(time.perf_counter() - start)
-            base = times["float draw (before)"]
+            base = times["float draw (first)"]
             for name, values in times.items():
                 rows.append({
                     "shapes": shape_name, "dtype": dtype, "version": name,
                     "ms": 1000 * statistics.median(values),
-                    "speedup_vs_before": statistics.median(b / v for b, v in zip(base, values)),
+                    "speedup_vs_first": statistics.median(b / v for b, v in zip(base, values)),
                     "ms_per_repeat": [1000 * v for v in values],
                 })
-                print(f"  {shape_name} {dtype:8s} {name:30s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+                print(f"  {shape_name} {dtype:8s} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+    return rows
 
+
+def step_rows(rounds, steps):
+    """The whole training step of `peers.py`'s gan_tf loop (the CLI default: its recipe, precision and
+    callbacks) on the peer networks, with the second version's masks and with gan_tf's, two models
+    in one process, `steps` steps of each in turn per round; medians and paired ratios."""
+    import tensorflow as tf
+
+    from peers import CliDefaultLoop, fixed_batches
+    from throughput import SHAPES as STEP_SHAPES
+
+    rows = []
+    for shape_name, (image_shape, batch_size) in STEP_SHAPES.items():
+        feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
+        # Each model runs (and so traces, or would retrace) only under its own masks.
+        versions = {"24-bit integer threshold (second)": twenty_four_bit_masks, "16-bit threshold (gan_tf)": contextlib.nullcontext}
+        loops = {name: CliDefaultLoop(image_shape, batch_size) for name in versions}
+        times = {name: [] for name in versions}
+        for round_index in range(rounds + 1):  # round 0 traces and warms up, untimed
+            for name, masks in versions.items():
+                with masks():
+                    walls = [wall for wall, _ in loops[name].run(feed, steps or STEPS_PER_ROUND[shape_name])]
+                if round_index:
+                    times[name].append(statistics.median(walls))
+        base = times["24-bit integer threshold (second)"]
+        for name, values in times.items():
+            rows.append({
+                "shapes": f"{shape_name}, {batch_size}", "version": name,
+                "precision": loops[name].settings["mixed_precision"],
+                "ms": 1000 * statistics.median(values),
+                "speedup_vs_second": statistics.median(b / v for b, v in zip(base, values)),
+                "ms_per_round": [1000 * v for v in values],
+            })
+            print(f"  step {shape_name} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved repeats of the layer alone")
+    parser.add_argument("--step_rounds", type=int, default=5, help="rounds of whole training steps (0: none)")
+    parser.add_argument("--step_steps", type=int, default=0,
+                        help="training steps per model and round (0: 10 at 28x28, 3 at 64x64)")
+    parser.add_argument("--out_dir", default=HERE)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats={args.repeats}; expected >= 1")
+    if args.step_rounds < 0 or args.step_steps < 0:
+        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+
+    import keras
+    import tensorflow as tf
+
+    load_average = os.getloadavg()
+    rows = layer_rows(args.repeats)
+    steps = [] if not args.step_rounds else step_rows(args.step_rounds, args.step_steps)
     device = device_name()
-    lines = [f"Device: {device} ({cpu_info()['model']}); TensorFlow {tf.__version__}, Keras {keras.__version__}. "
+    lines = [f"Device: {device} ({cpu_info()['model']}); TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+             f"load average at start {[round(x, 2) for x in load_average]}. Command: "
+             f"`{records.command('dropout_benchmark.py', argv or None)}`.",
+             "",
              f"Dropout rate {RATE}, forward + backward over every dropout activation of one discriminator pass; "
              f"median of {args.repeats} interleaved repeats.",
              "",
-             "| image, batch | dtype | masks | ms | speed-up vs before (paired) |",
+             "| image, batch | dtype | masks | ms | speed-up vs the first (paired) |",
              "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_before']:.2f}x |")
+        lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_first']:.2f}x |")
+    if steps:
+        lines += ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
+                  f"process; median over {args.step_rounds} rounds of each round's median step.", "",
+                  "| image, batch | precision | masks | ms per step | speed-up vs the second (paired) |",
+                  "|---|---|---|---|---|"]
+        for r in steps:
+            lines.append(f"| {r['shapes']} | {r['precision']} | {r['version']} | {r['ms']:.1f} | "
+                         f"{r['speedup_vs_second']:.3f}x |")
     text = "\n".join(lines) + "\n"
     records.write_json({"device": device, "machine": cpu_info(), "rate": RATE, "repeats": args.repeats,
+                        "load_average_start": list(load_average),
                         "command": records.command("dropout_benchmark.py", argv or None),
-                        "versions": records.versions(), "rows": rows, "markdown": text}, args.out_dir, "dropout", text)
+                        "versions": records.versions(), "rows": rows, "step_rows": steps, "markdown": text},
+                       args.out_dir, "dropout", text)
 
 
 if __name__ == "__main__":

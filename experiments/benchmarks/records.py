@@ -30,11 +30,14 @@ def busy_note(report):
 
 
 def versions():
-    """TensorFlow's, Keras's and Python's versions (imports TensorFlow)."""
+    """gan_tf's, TensorFlow's, Keras's and Python's versions (imports TensorFlow)."""
     import keras
     import tensorflow as tf
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()}
+    import gan_tf
+
+    return {"gan_tf": gan_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version()}
 
 
 def write(report, out_dir, name, text):

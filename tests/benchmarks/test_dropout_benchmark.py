@@ -1,38 +1,66 @@
 """experiments/benchmarks/dropout_benchmark.py: the versions it times are dropout at the rate it names."""
-import math
-
 import numpy as np
 import pytest
 
 
-def test_sixteen_bit_variant_keeps_its_closed_form_fraction_and_scales_what_it_keeps(benchmarks):
+@pytest.mark.parametrize("version", ["float_draw_dropout", "integer_threshold_dropout"])
+def test_replaced_versions_drop_where_the_top_24_bits_fall_below_the_rate(version, benchmarks):
     import tensorflow as tf
 
     module = benchmarks.load("dropout_benchmark")
-    rate, size = 0.3, 400_000
-    inputs = tf.fill([size // 100, 10, 10], 2.0)
-    outputs = module.sixteen_bit_dropout(inputs, tf.constant([5, 9], tf.int64), rate).numpy().ravel()
-    kept = outputs != 0
-    # A 16-bit draw d is kept when d >= ceil(0.3 * 2^16) = 19661: probability 1 - 19661 / 65536.
-    keep_probability = 1 - math.ceil(0.3 * 2**16) / 2**16
-    assert abs(kept.mean() - keep_probability) < 4 * math.sqrt(keep_probability * (1 - keep_probability) / size)
-    np.testing.assert_allclose(outputs[kept], 2.0 / (1 - rate), rtol=1e-6)
-    # Both halves of each uint32 are used: even and odd positions keep alike (no half is wasted or repeated).
-    assert abs(kept[0::2].mean() - kept[1::2].mean()) < 0.01
-    assert not np.array_equal(kept[0::2], kept[1::2])
+    rate, seed = 0.3, (5, 9)
+    inputs = tf.fill([40, 10, 10], 2.0)
+    outputs = getattr(module, version)(inputs, tf.constant(seed, tf.int64), rate).numpy()
+    # The closed form, in numpy from the raw Philox bits: keep where (bits >> 8) / 2^24 >= rate.
+    bits = tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=inputs.shape, key=np.array([seed[0]], np.uint64), counter=np.array([0, seed[1]], np.uint64),
+        alg=1, dtype=tf.uint32).numpy()
+    keep = (bits >> 8).astype(np.float64) / 2**24 >= np.float64(np.float32(rate))
+    np.testing.assert_array_equal(outputs, np.where(keep, np.float32(2.0) * np.float32(1 / (1 - rate)), 0.0))
+
+
+def test_inside_the_block_gan_tf_layers_draw_the_second_versions_masks(benchmarks):
+    import contextlib
+
+    import tensorflow as tf
+
+    from gan_tf.networks.layers import Dropout, dropout, replica_seed
+
+    module = benchmarks.load("dropout_benchmark")
+    layer = Dropout(0.3, seed=3)
+    inputs = tf.fill([8, 50], 1.0)
+    start = layer.seed_generator.state.numpy()
+    seed = replica_seed(layer.seed_generator)  # the seed the layer's next call uses
+    expected = {"24-bit": module.integer_threshold_dropout(inputs, seed, 0.3).numpy(),
+                "16-bit": dropout(inputs, seed, 0.3).numpy()}
+    assert not np.array_equal(expected["24-bit"], expected["16-bit"])  # other masks at the same rate
+    for name, block in (("24-bit", module.twenty_four_bit_masks), ("16-bit", contextlib.nullcontext)):
+        layer.seed_generator.state.assign(start)
+        with block():  # traced inside the block, as the benchmark's models are
+            outputs = tf.function(lambda: layer(inputs, training=True))().numpy()
+        np.testing.assert_array_equal(outputs, expected[name])
 
 
 @pytest.mark.slow
-def test_one_repeat_writes_a_row_per_version_shape_and_dtype(tmp_path, benchmarks):
+def test_one_repeat_writes_a_row_per_version_shape_and_dtype_and_the_whole_step(tmp_path, benchmarks):
     import json
 
-    benchmarks.run("dropout_benchmark.py", "--repeats", "1", "--out_dir", str(tmp_path))
+    benchmarks.run("dropout_benchmark.py", "--repeats", "1", "--step_rounds", "1", "--step_steps", "1",
+                   "--out_dir", str(tmp_path))
     (path,) = tmp_path.glob("dropout_*.json")
     report = json.loads(path.read_text())
     module = benchmarks.load("dropout_benchmark")
     assert len(report["rows"]) == 3 * 2 * len(module.SHAPES)
     for row in report["rows"]:
         assert row["ms"] > 0 and len(row["ms_per_repeat"]) == 1
-        if row["version"] == "float draw (before)":
-            assert row["speedup_vs_before"] == 1.0
-    assert "| 16-bit threshold (not adopted) |" in report["markdown"]
+        if row["version"] == "float draw (first)":
+            assert row["speedup_vs_first"] == 1.0
+    assert "| 16-bit threshold (gan_tf) |" in report["markdown"]
+    # The whole step: both mask versions at each peer size, one timed step per round, paired.
+    steps = report["step_rows"]
+    assert [(r["shapes"], r["version"]) for r in steps] == [
+        (shape, version) for shape in ("28x28x1, 256", "64x64x3, 128")
+        for version in ("24-bit integer threshold (second)", "16-bit threshold (gan_tf)")]
+    for second, gan_tf in zip(steps[0::2], steps[1::2]):
+        assert len(gan_tf["ms_per_round"]) == 1 and gan_tf["ms"] > 0
+        assert gan_tf["speedup_vs_second"] == pytest.approx(second["ms"] / gan_tf["ms"])
