@@ -11,6 +11,8 @@ times one forward and backward pass of the layer alone, on the activation shapes
 discriminators of `experiments/benchmarks/throughput.py`, in float32 and bfloat16, the versions
 interleaved, one call each per repeat; then the whole training step of `peers.py`'s gan_tf loop
 (the CLI default) with the second version's masks and with gan_tf's, in turn in one process.
+Keras's own `Dropout` (what the TensorFlow tutorial's published code uses; the benchmarks' peer
+loops run gan_tf's layer, so that their networks are identical) is timed beside the layer versions.
 Medians and paired ratios.
 
 Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
@@ -75,6 +77,15 @@ def integer_threshold_dropout(inputs, seed, rate):
     return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
 
 
+def keras_dropout(inputs, seed, rate):
+    """What `keras.layers.Dropout` runs on TensorFlow for each call (the TensorFlow tutorial's
+    published discriminator uses it): `tf.nn.experimental.stateless_dropout`, float draws inside
+    the kernel; the layer's seed generator passes it an int32 seed."""
+    import tensorflow as tf
+
+    return tf.nn.experimental.stateless_dropout(inputs, rate=rate, seed=tf.cast(seed, tf.int32))
+
+
 @contextlib.contextmanager
 def twenty_four_bit_masks():
     """gan_tf's layers trace with the second version's masks inside this block."""
@@ -106,25 +117,29 @@ def forward_backward(dropout, shapes, dtype):
 
 
 def layer_rows(repeats):
-    """Forward and backward of the dropout layer alone, the three versions interleaved."""
+    """Forward and backward of the dropout layer alone, gan_tf's three versions and Keras's interleaved."""
     import numpy as np
     import tensorflow as tf
 
     from gan_tf.networks.layers import dropout  # what gan_tf's Dropout layer runs: 16-bit draws
 
-    versions = {"float draw (first)": float_draw_dropout, "24-bit integer threshold (second)": integer_threshold_dropout,
-                "16-bit threshold (gan_tf)": dropout}
+    versions = {"float draw (first)": float_draw_dropout,
+                "24-bit integer threshold (second)": integer_threshold_dropout,
+                "16-bit threshold (gan_tf)": dropout, "Keras's Dropout": keras_dropout}
     seed = tf.constant([7, 11], tf.int64)
     rows = []
     for shape_name, shapes in SHAPES.items():
         for dtype in ("float32", "bfloat16"):
             # The first two versions' masks agree bit for bit, before anything is timed.
             x = tf.cast(tf.random.stateless_normal(shapes[0], [1, 2]), dtype)
-            first, second, sixteen_bit = (np.asarray(f(x, seed, RATE), np.float32) for f in versions.values())
-            np.testing.assert_array_equal(first, second)
-            # The 16-bit masks keep about 1 - rate (5 binomial standard deviations) and scale alike.
-            kept = np.mean(sixteen_bit != 0)
-            assert abs(kept - (1 - RATE)) < 5 * np.sqrt(RATE * (1 - RATE) / x.shape.num_elements()), kept
+            outputs = {name: np.asarray(f(x, seed, RATE), np.float32) for name, f in versions.items()}
+            np.testing.assert_array_equal(outputs["float draw (first)"], outputs["24-bit integer threshold (second)"])
+            kept = {name: float(np.mean(values != 0)) for name, values in outputs.items()}
+            # gan_tf's 16-bit masks keep 1 - rate within 5 binomial standard deviations. Keras's draws its
+            # uniforms in the input's dtype, so in bfloat16 its rate is resolved to 2^-7 (measured, recorded).
+            sixteen_bit = kept["16-bit threshold (gan_tf)"]
+            assert abs(sixteen_bit - (1 - RATE)) < 5 * np.sqrt(RATE * (1 - RATE) / x.shape.num_elements()), sixteen_bit
+            assert abs(kept["Keras's Dropout"] - (1 - RATE)) < 0.01, kept
             steps = {name: forward_backward(f, shapes, dtype) for name, f in versions.items()}
             times = {name: [] for name in steps}
             for step in steps.values():
@@ -140,6 +155,7 @@ def layer_rows(repeats):
                     "shapes": shape_name, "dtype": dtype, "version": name,
                     "ms": 1000 * statistics.median(values),
                     "speedup_vs_first": statistics.median(b / v for b, v in zip(base, values)),
+                    "kept_fraction": kept[name],
                     "ms_per_repeat": [1000 * v for v in values],
                 })
                 print(f"  {shape_name} {dtype:8s} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
@@ -159,7 +175,8 @@ def step_rows(rounds, steps):
     for shape_name, (image_shape, batch_size) in STEP_SHAPES.items():
         feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
         # Each model runs (and so traces, or would retrace) only under its own masks.
-        versions = {"24-bit integer threshold (second)": twenty_four_bit_masks, "16-bit threshold (gan_tf)": contextlib.nullcontext}
+        versions = {"24-bit integer threshold (second)": twenty_four_bit_masks,
+                    "16-bit threshold (gan_tf)": contextlib.nullcontext}
         loops = {name: CliDefaultLoop(image_shape, batch_size) for name in versions}
         times = {name: [] for name in versions}
         for round_index in range(rounds + 1):  # round 0 traces and warms up, untimed
@@ -208,10 +225,11 @@ def main(argv=None):
              f"Dropout rate {RATE}, forward + backward over every dropout activation of one discriminator pass; "
              f"median of {args.repeats} interleaved repeats.",
              "",
-             "| image, batch | dtype | masks | ms | speed-up vs the first (paired) |",
-             "|---|---|---|---|---|"]
+             "| image, batch | dtype | masks | ms | speed-up vs the first (paired) | kept (rate 0.3 asks 0.7) |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_first']:.2f}x |")
+        lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | "
+                     f"{r['speedup_vs_first']:.2f}x | {r['kept_fraction']:.4f} |")
     if steps:
         lines += ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
                   f"process; median over {args.step_rounds} rounds of each round's median step.", "",

@@ -2,7 +2,10 @@
 
 The networks are `gan_tf.networks.dcgan_generator` / `dcgan_discriminator` at width 64 (at 28x28x1
 exactly the layers of TensorFlow's DCGAN tutorial; at 64x64x3 the DCGAN paper's 4x4x1024 -> ... ->
-64x64x3 generator), batch 256 at 28x28x1 and 128 at 64x64x3, in four loops:
+64x64x3 generator), batch 256 at 28x28x1 and 128 at 64x64x3, in four loops. Every TensorFlow loop
+runs these builders, gan_tf's `Dropout` included (16-bit masks since gan_tf 0.2.0; the tutorial's
+own `keras.layers.Dropout` costs about what 0.1.0's did: dropout_benchmark.py), so that the loops,
+not the layers, are compared:
 
 - `gan_tf`: `GAN.fit` as the experiment CLI builds and runs it (`gan_tf.experiments.runner.build_gan`
   on the CLI's default config with only width and batch size changed; its strategy, precision and

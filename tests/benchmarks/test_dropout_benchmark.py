@@ -41,6 +41,33 @@ def test_inside_the_block_gan_tf_layers_draw_the_second_versions_masks(benchmark
         np.testing.assert_array_equal(outputs, expected[name])
 
 
+def test_keras_version_is_what_keras_dropout_layer_computes(benchmarks):
+    import keras
+    import tensorflow as tf
+
+    module = benchmarks.load("dropout_benchmark")
+    layer = keras.layers.Dropout(0.3, seed=5)
+    inputs = tf.random.stateless_normal([16, 40], [1, 2])
+    start = layer.seed_generator.state.numpy()
+    seed = layer.seed_generator.next()  # the seed the layer's next call draws
+    layer.seed_generator.state.assign(start)
+    np.testing.assert_array_equal(module.keras_dropout(inputs, seed, 0.3).numpy(),
+                                  layer(inputs, training=True).numpy())
+
+
+@pytest.mark.parametrize("dtype, keep_probability", [("float32", 0.7), ("bfloat16", 89 / 128)])
+def test_keras_version_resolves_its_rate_in_the_inputs_dtype(dtype, keep_probability, benchmarks):
+    # What the benchmark's record reports: Keras draws uniforms in the input's dtype; bfloat16's draws
+    # are multiples of 2^-7, and u >= 0.3 keeps 128 - ceil(0.3 * 128) = 89 of the 128.
+    import tensorflow as tf
+
+    module = benchmarks.load("dropout_benchmark")
+    inputs = tf.ones([1000, 1000], dtype)
+    kept = np.mean(module.keras_dropout(inputs, tf.constant([7, 11], tf.int64), 0.3).numpy() != 0)
+    standard_error = np.sqrt(keep_probability * (1 - keep_probability) / inputs.shape.num_elements())
+    assert abs(kept - keep_probability) < 5 * standard_error
+
+
 @pytest.mark.slow
 def test_one_repeat_writes_a_row_per_version_shape_and_dtype_and_the_whole_step(tmp_path, benchmarks):
     import json
@@ -50,7 +77,7 @@ def test_one_repeat_writes_a_row_per_version_shape_and_dtype_and_the_whole_step(
     (path,) = tmp_path.glob("dropout_*.json")
     report = json.loads(path.read_text())
     module = benchmarks.load("dropout_benchmark")
-    assert len(report["rows"]) == 3 * 2 * len(module.SHAPES)
+    assert len(report["rows"]) == 4 * 2 * len(module.SHAPES)
     for row in report["rows"]:
         assert row["ms"] > 0 and len(row["ms_per_repeat"]) == 1
         if row["version"] == "float draw (first)":
