@@ -55,10 +55,11 @@ def keep_mask(shape, seed, rate):
     Each uint32 of `_philox_bits` gives two draws, its low and its high 16 bits (the
     order of `tf.bitcast`, the same with and without XLA). A draw d is kept when
     d · 2^-16 >= r, r the float32 rate, i.e. d >= ceil(r · 2^16) (`keep_threshold`): the
-    mask a float draw on a 2^-16 grid would give, compared with integers. Sixteen bits
-    instead of 32 halve the random-number generation, the layer's largest cost (about
-    1.6-1.9x cheaper forward and backward, experiments/benchmarks/dropout_benchmark.py);
-    the keep probability 1 - ceil(r · 2^16) / 2^16 is within 2^-16 of 1 - r.
+    mask a float draw on a 2^-16 grid would give, compared with integers. Two draws per
+    word halve the random-number generation, the layer's largest cost: forward and
+    backward 1.6-1.7x cheaper than one 32-bit word per draw (gan_tf 0.1.0's masks;
+    experiments/benchmarks/dropout_benchmark.py). The keep probability
+    1 - ceil(r · 2^16) / 2^16 is within 2^-16 of 1 - r.
     """
     threshold = keep_threshold(rate)
     if threshold is None:
