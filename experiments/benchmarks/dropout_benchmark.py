@@ -165,7 +165,8 @@ def layer_rows(repeats):
 def step_rows(rounds, steps):
     """The whole training step of `peers.py`'s gan_tf loop (the CLI default: its recipe, precision and
     callbacks) on the peer networks, with the second version's masks and with gan_tf's, two models
-    in one process, `steps` steps of each in turn per round; medians and paired ratios."""
+    in one process, `steps` steps of each in turn per round (the 24-bit model first in every round);
+    medians and paired ratios."""
     import tensorflow as tf
 
     from peers import CliDefaultLoop, fixed_batches
