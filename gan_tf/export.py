@@ -117,16 +117,19 @@ def export_run(run_dir, out=None, format="both", raw=False, checkpoint=None):
     import keras
 
     from gan_tf.experiments.runner import restore_gan
+    from gan_tf.networks.batch_norm import with_keras_batch_norm
 
     gan, run_flags = restore_gan(run_dir, checkpoint)
     ema = getattr(gan, "ema_generator", None)
-    generator = gan.generator if raw or ema is None else ema
+    weights = "raw" if raw or ema is None else "ema"
+    # Keras's BatchNorm in place of gan_tf's fused one (the same in inference): loads without gan_tf.
+    generator = with_keras_batch_norm(gan.generator if weights == "raw" else ema)
     os.makedirs(out, exist_ok=True)
     needs = _custom_modules(generator)
     record = {
         "run_dir": os.path.abspath(run_dir),
         "model": run_flags.get("model", "gan"),
-        "weights": "ema" if generator is ema else "raw",
+        "weights": weights,
         "latent_dim": int(gan.latent_dim),
         "image_shape": [int(s) for s in generator.output_shape[1:]],
         "value_range": [-1.0, 1.0],

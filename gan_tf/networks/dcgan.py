@@ -1,13 +1,15 @@
 """DCGAN networks (Radford et al. 2016), shaped as in TensorFlow's DCGAN tutorial.
 
 At 28×28×1 and width 64 both networks are exactly the tutorial's, so benchmarks
-against it compare identical networks; larger images get more up/down-sampling
+against it compare identical networks (gan_tf's BatchNorm and Dropout layers compute what
+Keras's do, faster: `batch_norm`, `layers`); larger images get more up/down-sampling
 stages (64×64: 4×4×1024 → 512 → 256 → 128 → 64 → 3, as in the paper).
 """
 import keras
 from keras import layers
 
 from gan_tf.networks import layers as gan_layers
+from gan_tf.networks.batch_norm import BatchNormalization
 from gan_tf.networks.spectral_norm import SpectralNormalization
 
 
@@ -76,7 +78,7 @@ def upsampling_stack(inputs, image_shape, width, synchronized_batchnorm=False):
     the GAN, pixel logits for `gan_tf.networks.vae`)."""
     stages, start = _num_stages(image_shape)
     x = layers.Dense(start * start * width * 2**stages, use_bias=False, name="project")(inputs)
-    x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name="project_bn")(x)
+    x = BatchNormalization(synchronized=synchronized_batchnorm, name="project_bn")(x)
     x = layers.LeakyReLU(0.2, name="project_lrelu")(x)
     x = layers.Reshape((start, start, width * 2**stages), name="reshape")(x)
     # One stride-1 block at the smallest size, as in the tutorial, then ×2 per stage.
@@ -84,7 +86,7 @@ def upsampling_stack(inputs, image_shape, width, synchronized_batchnorm=False):
     filters = [width * 2 ** (stages - 1 - i) for i in range(stages)]
     for i, (f, s) in enumerate(zip(filters, strides)):
         x = layers.Conv2DTranspose(f, 5, strides=s, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"up{i}_bn")(x)
+        x = BatchNormalization(synchronized=synchronized_batchnorm, name=f"up{i}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"up{i}_lrelu")(x)
     return x
 
