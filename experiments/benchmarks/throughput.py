@@ -42,6 +42,7 @@ device named by `machine.device_name` (e.g. cpu2-intel-amx, cpu2-amd-avx2, gpu1-
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
 import statistics
@@ -178,6 +179,29 @@ def forward_macs(model):
 
 
 # ------------------------------------------------------------------ the loops
+@contextlib.contextmanager
+def keras_layers(batch_norm=True, dropout=True):
+    """gan_tf's network builders make Keras's own BatchNormalization and/or Dropout inside this block,
+    the layers the TensorFlow tutorial's published code uses, instead of gan_tf's (fused BatchNorm;
+    dropout masks from 16-bit draws). Same variables, so the same networks to a parameter."""
+    import keras
+
+    from gan_tf.networks import dcgan
+    from gan_tf.networks import layers as gan_layers
+
+    swaps = [(module, name, stock) for module, name, stock, wanted in (
+        (dcgan, "BatchNormalization", keras.layers.BatchNormalization, batch_norm),
+        (gan_layers, "Dropout", keras.layers.Dropout, dropout)) if wanted]
+    originals = [getattr(module, name) for module, name, _ in swaps]
+    try:
+        for module, name, stock in swaps:
+            setattr(module, name, stock)
+        yield
+    finally:
+        for (module, name, _), original in zip(swaps, originals):
+            setattr(module, name, original)
+
+
 def build_networks(image_shape):
     import keras
 
@@ -238,13 +262,15 @@ def fit_step_times(model, dataset, steps, callbacks=()):
 
 class TutorialLoop:
     """The `train_step` of TensorFlow's DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan),
-    verbatim but for the networks (shared builders) and, for XLA, `jit_compile=True`."""
+    verbatim but for the networks (shared builders; with `stock_layers`, built with Keras's own
+    BatchNormalization and Dropout, as the tutorial's code is) and, for XLA, `jit_compile=True`."""
 
-    def __init__(self, image_shape, batch_size, jit_compile):
+    def __init__(self, image_shape, batch_size, jit_compile, stock_layers=False):
         import keras
         import tensorflow as tf
 
-        generator, discriminator = build_networks(image_shape)
+        with keras_layers() if stock_layers else contextlib.nullcontext():
+            generator, discriminator = build_networks(image_shape)
         cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
 
         def discriminator_loss(real_output, fake_output):

@@ -18,7 +18,7 @@ def test_only_gan_tf_gets_the_cli_onednn_choice(monkeypatch, benchmarks):
     # The user's value stays when the CLI sets nothing.
     assert peers.worker_environment("gan_tf", (None, "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "0"
     assert peers.worker_environment("gan_tf_float32", ("1", "reason", "rule"))["TF_ENABLE_ONEDNN_OPTS"] == "1"
-    for loop in ("tutorial", "keras_io", "torch"):
+    for loop in ("tutorial", "tutorial_keras_layers", "keras_io", "torch"):
         assert "TF_ENABLE_ONEDNN_OPTS" not in peers.worker_environment(loop, ("1", "reason", "rule"))
 
 
@@ -41,6 +41,25 @@ def test_the_float32_gflops_goal_compares_float32_loops_only(benchmarks):
     assert goal["peer"] == "gan_tf" and goal["value"] == 1.0
 
 
+def test_the_published_tutorial_runs_on_keras_layers_and_the_other_loops_on_gan_tfs(benchmarks):
+    import keras
+
+    from gan_tf.networks.batch_norm import BatchNormalization
+    from gan_tf.networks.layers import Dropout
+
+    peers = benchmarks.load("peers")
+
+    def layer_types(loop):
+        runner = peers.make_tf_loop(loop, (28, 28, 1), 8)
+        layers = runner.generator.layers + runner.discriminator.layers
+        return ({type(l) for l in layers if isinstance(l, keras.layers.BatchNormalization)},
+                {type(l) for l in layers if isinstance(l, keras.layers.Dropout)})
+
+    assert layer_types("tutorial_keras_layers") == ({keras.layers.BatchNormalization}, {keras.layers.Dropout})
+    # Built after it: the builders are gan_tf's again.
+    assert layer_types("tutorial") == ({BatchNormalization}, {Dropout})
+
+
 def test_bad_flags_are_refused_before_any_work(benchmarks):
     peers = benchmarks.load("peers")
     for argv in (["--shapes", "32x32x3"], ["--loops", "gan_tf,jax"], ["--loops", "gan_tf,torch"], ["--rounds", "0"]):
@@ -57,7 +76,7 @@ def test_one_round_records_every_field_and_paired_ratios(tmp_path, benchmarks):
     report = json.loads(json_path.read_text())
     assert report["device"] == json_path.stem[len("peers_"):]
     peers = benchmarks.load("peers")
-    expected = ({"gan_tf", "tutorial", "keras_io"} | ({"torch"} if HAS_TORCH else set())
+    expected = ({"gan_tf", "tutorial", "tutorial_keras_layers", "keras_io"} | ({"torch"} if HAS_TORCH else set())
                 | ({"gan_tf_float32"} if peers.cli_precision() != "none" else set()))
     assert {s["loop"] for s in report["skipped"]} == ({"torch"} - expected)
     (shape,) = report["shapes"]

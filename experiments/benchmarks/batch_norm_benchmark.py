@@ -1,0 +1,169 @@
+"""Cost of gan_tf's fused BatchNormalization against Keras's own, alone and in the whole training step.
+
+gan_tf's `BatchNormalization` (gan_tf/networks/batch_norm.py) runs TensorFlow's `FusedBatchNormV3`
+in training mode where Keras 3 composes moments and a multiply-add from elementary ops. This script
+times one forward and backward pass of the layer alone on the activations of the DCGAN generators
+of `peers.py` (width 64: 28x28 at batch 256, 64x64 at batch 128), in float32 and bfloat16, Keras's
+layer and gan_tf's interleaved, one call each per repeat; then the whole training step of
+`peers.py`'s gan_tf loop (the CLI default) with the generator's BatchNorms built as Keras's layer
+and as gan_tf's, two models in one process, which runs first alternating from round to round.
+Medians and paired ratios.
+
+Prints a Markdown table and writes experiments/benchmarks/batch_norm_<device>.json.
+
+    python experiments/benchmarks/batch_norm_benchmark.py --repeats 30 --step_rounds 10
+"""
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import records  # noqa: E402  (this folder)
+from throughput import keras_layers  # noqa: E402  (this folder)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# (image, batch): the generator's inputs to each BatchNorm, width 64 (the projection's is 2-D).
+SHAPES = {
+    "28x28x1, 256": [(256, 7 * 7 * 256), (256, 7, 7, 128), (256, 14, 14, 64)],
+    "64x64x3, 128": [(128, 4 * 4 * 1024), (128, 4, 4, 512), (128, 8, 8, 256), (128, 16, 16, 128),
+                     (128, 32, 32, 64)],
+}
+STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # whole training steps: 3-6 s per model and round on Zen 5
+VERSIONS = ("Keras's BatchNormalization", "gan_tf's (fused)")
+
+
+def forward_backward(layer_class, shapes, dtype):
+    """A tf.function running one training-mode layer per tensor of `shapes`, forward and backward."""
+    import tensorflow as tf
+
+    inputs = [tf.Variable(tf.cast(tf.random.stateless_normal(s, [i, 0]), dtype)) for i, s in enumerate(shapes)]
+    # A fixed random weighting of the outputs: the gradient of a plain sum through BatchNorm is zero.
+    weights = [tf.cast(tf.random.stateless_normal(s, [i, 1]), dtype) for i, s in enumerate(shapes)]
+    layers = [layer_class(dtype="mixed_bfloat16" if dtype == "bfloat16" else "float32") for _ in shapes]
+    for layer, shape in zip(layers, shapes):
+        layer.build(shape)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            total = 0.0
+            for layer, x, w in zip(layers, inputs, weights):
+                total += tf.reduce_sum(tf.cast(layer(x, training=True) * w, tf.float32))
+        return tape.gradient(total, inputs + [v for layer in layers for v in layer.trainable_variables])
+
+    return step
+
+
+def layer_rows(repeats):
+    """Forward and backward of the generator's BatchNorms alone, Keras's layer and gan_tf's interleaved."""
+    import keras
+
+    from gan_tf.networks.batch_norm import BatchNormalization
+
+    classes = dict(zip(VERSIONS, (keras.layers.BatchNormalization, BatchNormalization)))
+    rows = []
+    for shape_name, shapes in SHAPES.items():
+        for dtype in ("float32", "bfloat16"):
+            steps = {name: forward_backward(layer_class, shapes, dtype) for name, layer_class in classes.items()}
+            times = {name: [] for name in steps}
+            for step in steps.values():
+                step()  # trace
+            for _ in range(repeats):
+                for name, step in steps.items():
+                    start = time.perf_counter()
+                    step()
+                    times[name].append(time.perf_counter() - start)
+            base = times[VERSIONS[0]]
+            for name, values in times.items():
+                rows.append({
+                    "shapes": shape_name, "dtype": dtype, "version": name,
+                    "ms": 1000 * statistics.median(values),
+                    "speedup_vs_keras": statistics.median(b / v for b, v in zip(base, values)),
+                    "ms_per_repeat": [1000 * v for v in values],
+                })
+                print(f"  {shape_name} {dtype:8s} {name:28s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+    return rows
+
+
+def step_rows(rounds, steps):
+    """The whole training step of `peers.py`'s gan_tf loop (the CLI default: its recipe, precision and
+    callbacks) on the peer networks, the generator built with Keras's BatchNorm and with gan_tf's, two
+    models in one process, `steps` steps of each in turn per round, the first alternating; medians and
+    paired ratios."""
+    import tensorflow as tf
+
+    from peers import CliDefaultLoop, fixed_batches
+    from throughput import SHAPES as STEP_SHAPES
+
+    rows = []
+    for shape_name, (image_shape, batch_size) in STEP_SHAPES.items():
+        feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
+        builds = dict(zip(VERSIONS, (lambda: keras_layers(dropout=False), contextlib.nullcontext)))
+        loops = {}
+        for name, build in builds.items():
+            with build():
+                loops[name] = CliDefaultLoop(image_shape, batch_size)
+        times = {name: [] for name in VERSIONS}
+        for round_index in range(rounds + 1):  # round 0 traces and warms up, untimed
+            order = VERSIONS if round_index % 2 else VERSIONS[::-1]
+            for name in order:
+                walls = [wall for wall, _ in loops[name].run(feed, steps or STEPS_PER_ROUND[shape_name])]
+                if round_index:
+                    times[name].append(statistics.median(walls))
+        base = times[VERSIONS[0]]
+        for name, values in times.items():
+            rows.append({
+                "shapes": f"{shape_name}, {batch_size}", "version": name,
+                "precision": loops[name].settings["mixed_precision"],
+                "ms": 1000 * statistics.median(values),
+                "speedup_vs_keras": statistics.median(b / v for b, v in zip(base, values)),
+                "ms_per_round": [1000 * v for v in values],
+            })
+            print(f"  step {shape_name} {name:28s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved repeats of the layers alone")
+    parser.add_argument("--step_rounds", type=int, default=10, help="rounds of whole training steps (0: none)")
+    parser.add_argument("--step_steps", type=int, default=0,
+                        help="training steps per model and round (0: 10 at 28x28, 3 at 64x64)")
+    parser.add_argument("--out_dir", default=HERE)
+    args = parser.parse_args(argv)
+    records.require_positive(parser, args, ["repeats"])
+    if args.step_rounds < 0 or args.step_steps < 0:
+        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+
+    report = records.head("batch_norm_benchmark.py", argv)
+    rows = layer_rows(args.repeats)
+    steps = [] if not args.step_rounds else step_rows(args.step_rounds, args.step_steps)
+    lines = [f"Device: {report['device']} ({report['machine']['model']}); versions {records.versions()}; "
+             f"load average at start {report['load_average_start']}. Command: `{report['command']}`."]
+    if records.busy_note(report):
+        lines.append(records.busy_note(report))
+    lines += ["", f"Forward + backward of every BatchNorm of one generator pass (training mode); median of "
+              f"{args.repeats} interleaved repeats.", "",
+              "| image, batch | dtype | layer | ms | speed-up vs Keras's (paired) |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_keras']:.2f}x |")
+    if steps:
+        lines += ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
+                  f"process; median over {args.step_rounds} rounds of each round's median step.", "",
+                  "| image, batch | precision | generator's BatchNorm | ms per step | speed-up vs Keras's (paired) |",
+                  "|---|---|---|---|---|"]
+        for r in steps:
+            lines.append(f"| {r['shapes']} | {r['precision']} | {r['version']} | {r['ms']:.1f} | "
+                         f"{r['speedup_vs_keras']:.3f}x |")
+    text = "\n".join(lines) + "\n"
+    report.update({"repeats": args.repeats, "versions": records.versions(), "rows": rows, "step_rows": steps,
+                   "markdown": text})
+    records.write_json(report, args.out_dir, "batch_norm", text)
+
+
+if __name__ == "__main__":
+    main()
