@@ -94,37 +94,10 @@ def step_rows(rounds, steps):
     callbacks) on the peer networks, the generator built with Keras's BatchNorm and with gan_tf's, two
     models in one process, `steps` steps of each in turn per round, the first alternating; medians and
     paired ratios."""
-    import tensorflow as tf
+    from peers import cli_step_rows
 
-    from peers import CliDefaultLoop, fixed_batches
-    from throughput import SHAPES as STEP_SHAPES
-
-    rows = []
-    for shape_name, (image_shape, batch_size) in STEP_SHAPES.items():
-        feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
-        builds = dict(zip(VERSIONS, (lambda: keras_layers(dropout=False), contextlib.nullcontext)))
-        loops = {}
-        for name, build in builds.items():
-            with build():
-                loops[name] = CliDefaultLoop(image_shape, batch_size)
-        times = {name: [] for name in VERSIONS}
-        for round_index in range(rounds + 1):  # round 0 traces and warms up, untimed
-            order = VERSIONS if round_index % 2 else VERSIONS[::-1]
-            for name in order:
-                walls = [wall for wall, _ in loops[name].run(feed, steps or STEPS_PER_ROUND[shape_name])]
-                if round_index:
-                    times[name].append(statistics.median(walls))
-        base = times[VERSIONS[0]]
-        for name, values in times.items():
-            rows.append({
-                "shapes": f"{shape_name}, {batch_size}", "version": name,
-                "precision": loops[name].settings["mixed_precision"],
-                "ms": 1000 * statistics.median(values),
-                "speedup_vs_keras": statistics.median(b / v for b, v in zip(base, values)),
-                "ms_per_round": [1000 * v for v in values],
-            })
-            print(f"  step {shape_name} {name:28s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
-    return rows
+    builds = dict(zip(VERSIONS, (lambda: keras_layers(dropout=False), contextlib.nullcontext)))
+    return cli_step_rows(builds, rounds, {k: steps or v for k, v in STEPS_PER_ROUND.items()}, "speedup_vs_keras")
 
 
 def main(argv=None):

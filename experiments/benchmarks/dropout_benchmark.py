@@ -166,36 +166,13 @@ def step_rows(rounds, steps):
     callbacks) on the peer networks, with the second version's masks and with gan_tf's, two models
     in one process, `steps` steps of each in turn per round (the 24-bit model first in every round);
     medians and paired ratios."""
-    import tensorflow as tf
+    from peers import cli_step_rows
 
-    from peers import CliDefaultLoop, fixed_batches
-    from throughput import SHAPES as STEP_SHAPES
-
-    rows = []
-    for shape_name, (image_shape, batch_size) in STEP_SHAPES.items():
-        feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
-        # Each model runs (and so traces, or would retrace) only under its own masks.
-        versions = {"24-bit integer threshold (second)": twenty_four_bit_masks,
-                    "16-bit threshold (gan_tf)": contextlib.nullcontext}
-        loops = {name: CliDefaultLoop(image_shape, batch_size) for name in versions}
-        times = {name: [] for name in versions}
-        for round_index in range(rounds + 1):  # round 0 traces and warms up, untimed
-            for name, masks in versions.items():
-                with masks():
-                    walls = [wall for wall, _ in loops[name].run(feed, steps or STEPS_PER_ROUND[shape_name])]
-                if round_index:
-                    times[name].append(statistics.median(walls))
-        base = times["24-bit integer threshold (second)"]
-        for name, values in times.items():
-            rows.append({
-                "shapes": f"{shape_name}, {batch_size}", "version": name,
-                "precision": loops[name].settings["mixed_precision"],
-                "ms": 1000 * statistics.median(values),
-                "speedup_vs_second": statistics.median(b / v for b, v in zip(base, values)),
-                "ms_per_round": [1000 * v for v in values],
-            })
-            print(f"  step {shape_name} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
-    return rows
+    # Each model runs (and so traces, or would retrace) only under its own masks.
+    versions = {"24-bit integer threshold (second)": twenty_four_bit_masks,
+                "16-bit threshold (gan_tf)": contextlib.nullcontext}
+    return cli_step_rows(versions, rounds, {k: steps or v for k, v in STEPS_PER_ROUND.items()},
+                         "speedup_vs_second", alternate=False)
 
 
 def main(argv=None):

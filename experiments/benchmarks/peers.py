@@ -174,6 +174,48 @@ class CliDefaultLoop:
         return fit_step_times(self.gan, dataset, steps, self.callbacks)
 
 
+def cli_step_rows(versions, rounds, steps_per_round, speedup_key, alternate=True):
+    """gan_tf's CLI-default training step (`CliDefaultLoop`) on the peer networks in several versions,
+    one model per version in this process, each built and run inside its own block; a row per image
+    size and version: median of the round medians, and the speed-up over the first version paired by round.
+
+    Args:
+      versions: {name: function returning a context manager}, e.g. one that swaps a layer.
+      rounds: timed rounds; round 0 traces and warms up every model, untimed.
+      steps_per_round: {shape name: steps of each model per round}.
+      speedup_key: the rows' key for the paired speed-up over the first version.
+      alternate: reverse the order of the models every other round (else always the given order).
+    """
+    import tensorflow as tf
+
+    names = list(versions)
+    rows = []
+    for shape_name, (image_shape, batch_size) in SHAPES.items():
+        feed = tf.data.Dataset.from_tensor_slices(fixed_batches(image_shape, batch_size)).repeat()
+        loops = {}
+        for name in names:
+            with versions[name]():
+                loops[name] = CliDefaultLoop(image_shape, batch_size)
+        times = {name: [] for name in names}
+        for round_index in range(rounds + 1):
+            order = names[::-1] if alternate and round_index % 2 == 0 else names
+            for name in order:
+                with versions[name]():
+                    walls = [wall for wall, _ in loops[name].run(feed, steps_per_round[shape_name])]
+                if round_index:
+                    times[name].append(statistics.median(walls))
+        for name in names:
+            rows.append({
+                "shapes": f"{shape_name}, {batch_size}", "version": name,
+                "precision": loops[name].settings["mixed_precision"],
+                "ms": 1000 * statistics.median(times[name]),
+                speedup_key: statistics.median(b / v for b, v in zip(times[names[0]], times[name])),
+                "ms_per_round": [1000 * v for v in times[name]],
+            })
+            print(f"  step {shape_name} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+    return rows
+
+
 class KerasIoLoop:
     """keras-io's `GAN.train_step` (examples/generative/dcgan_overriding_train_step.py, fchollet) as
     published, on the benchmark's networks, run by Keras 3 `fit`."""
