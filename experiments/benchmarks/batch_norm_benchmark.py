@@ -125,13 +125,9 @@ def main(argv=None):
     for r in rows:
         lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | {r['speedup_vs_keras']:.2f}x |")
     if steps:
-        lines += ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
-                  f"process; median over {args.step_rounds} rounds of each round's median step.", "",
-                  "| image, batch | precision | generator's BatchNorm | ms per step | speed-up vs Keras's (paired) |",
-                  "|---|---|---|---|---|"]
-        for r in steps:
-            lines.append(f"| {r['shapes']} | {r['precision']} | {r['version']} | {r['ms']:.1f} | "
-                         f"{r['speedup_vs_keras']:.3f}x |")
+        from peers import cli_step_table
+
+        lines += cli_step_table(steps, args.step_rounds, "generator's BatchNorm", "speedup_vs_keras", "Keras's")
     text = "\n".join(lines) + "\n"
     report.update({"repeats": args.repeats, "versions": records.versions(), "rows": rows, "step_rows": steps,
                    "markdown": text})

@@ -208,13 +208,9 @@ def main(argv=None):
         lines.append(f"| {r['shapes']} | {r['dtype']} | {r['version']} | {r['ms']:.1f} | "
                      f"{r['speedup_vs_first']:.2f}x | {r['kept_fraction']:.4f} |")
     if steps:
-        lines += ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
-                  f"process; median over {args.step_rounds} rounds of each round's median step.", "",
-                  "| image, batch | precision | masks | ms per step | speed-up vs the second (paired) |",
-                  "|---|---|---|---|---|"]
-        for r in steps:
-            lines.append(f"| {r['shapes']} | {r['precision']} | {r['version']} | {r['ms']:.1f} | "
-                         f"{r['speedup_vs_second']:.3f}x |")
+        from peers import cli_step_table
+
+        lines += cli_step_table(steps, args.step_rounds, "masks", "speedup_vs_second", "the second")
     text = "\n".join(lines) + "\n"
     records.write_json({"device": device, "machine": cpu_info(), "rate": RATE, "repeats": args.repeats,
                         "load_average_start": list(load_average),

@@ -216,6 +216,17 @@ def cli_step_rows(versions, rounds, steps_per_round, speedup_key, alternate=True
     return rows
 
 
+def cli_step_table(rows, rounds, version_column, speedup_key, speedup_label):
+    """Markdown lines of `cli_step_rows`' rows: a sentence on the protocol, then one table row per row."""
+    lines = ["", f"The whole training step of gan_tf's CLI default (peers.py's networks), two models in one "
+             f"process; median over {rounds} rounds of each round's median step.", "",
+             f"| image, batch | precision | {version_column} | ms per step | speed-up vs {speedup_label} (paired) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['shapes']} | {r['precision']} | {r['version']} | {r['ms']:.1f} | {r[speedup_key]:.3f}x |")
+    return lines
+
+
 class KerasIoLoop:
     """keras-io's `GAN.train_step` (examples/generative/dcgan_overriding_train_step.py, fchollet) as
     published, on the benchmark's networks, run by Keras 3 `fit`."""
