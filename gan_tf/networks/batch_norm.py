@@ -5,9 +5,9 @@ mixed precision with casts to float32 and back), forward and backward. TensorFlo
 `FusedBatchNormV3` does the same in one kernel each way (oneDNN's where oneDNN is on),
 reading bfloat16 or float16 inputs and accumulating in float32, as Keras's upcast does.
 For the DCGAN generator's three BatchNorms at 28x28, batch 256, forward and backward take
-25.6 ms in Keras's ops and 8.4 ms fused under mixed_bfloat16, 23.3 and 11.7 ms in float32,
-and the CLI's default training step is 1.08x faster (AMD Zen 5, 2 cores:
-experiments/benchmarks/batch_norm_benchmark.py).
+25.9 ms in Keras's ops and 8.4 ms fused under mixed_bfloat16, 23.4 and 11.1 ms in float32,
+and the CLI's default training step is 1.09x faster (AMD Zen 5, 2 cores:
+experiments/benchmarks/batch_norm_cpu2-amd-avx512.json).
 
 Same layer otherwise: the same variables and config, inference mode and the moving
 statistics as Keras computes them (the fused kernel's variance is Bessel-corrected; the
