@@ -9,9 +9,12 @@ layer and gan_tf's interleaved, one call each per repeat; then the whole trainin
 and as gan_tf's, two models in one process, which runs first alternating from round to round.
 Medians and paired ratios.
 
-Prints a Markdown table and writes experiments/benchmarks/batch_norm_<device>.json.
+Prints a Markdown table and writes experiments/benchmarks/batch_norm_<device>.json, or
+batch_norm_onednn-off_<device>.json when TensorFlow's oneDNN kernels are off in this process (their
+default on AVX2 CPUs, or `TF_ENABLE_ONEDNN_OPTS=0`): then both layers run TensorFlow's own (Eigen) kernels.
 
     python experiments/benchmarks/batch_norm_benchmark.py --repeats 30 --step_rounds 10
+    TF_ENABLE_ONEDNN_OPTS=0 python experiments/benchmarks/batch_norm_benchmark.py --repeats 20 --step_rounds 0
 """
 import argparse
 import contextlib
@@ -113,10 +116,14 @@ def main(argv=None):
         parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
 
     report = records.head("batch_norm_benchmark.py", argv)
+    from tensorflow.python.util import _pywrap_util_port
+
+    report["onednn"] = bool(_pywrap_util_port.IsMklEnabled())
     rows = layer_rows(args.repeats)
     steps = [] if not args.step_rounds else step_rows(args.step_rounds, args.step_steps)
     lines = [f"Device: {report['device']} ({report['machine']['model']}); versions {records.versions()}; "
-             f"load average at start {report['load_average_start']}. Command: `{report['command']}`."]
+             f"oneDNN {'on' if report['onednn'] else 'off'}; load average at start {report['load_average_start']}. "
+             f"Command: `{report['command']}`."]
     if records.busy_note(report):
         lines.append(records.busy_note(report))
     lines += ["", f"Forward + backward of every BatchNorm of one generator pass (training mode); median of "
@@ -131,7 +138,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     report.update({"repeats": args.repeats, "versions": records.versions(), "rows": rows, "step_rows": steps,
                    "markdown": text})
-    records.write_json(report, args.out_dir, "batch_norm", text)
+    records.write_json(report, args.out_dir, "batch_norm" if report["onednn"] else "batch_norm_onednn-off", text)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import sys
 
 
 def command(script, argv=None):
-    """The command line that reproduces a run of `script` (a file name in this folder)."""
-    return " ".join([f"python experiments/benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+    """The command line that reproduces a run of `script` (a file name in this folder), with the
+    `TF_ENABLE_ONEDNN_OPTS` it ran under if one was set: it decides which kernels TensorFlow runs."""
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return " ".join([*([f"TF_ENABLE_ONEDNN_OPTS={onednn}"] if onednn is not None else []),
+                     f"python experiments/benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
 
 
 def load_average():

@@ -29,6 +29,8 @@ def test_one_repeat_writes_a_row_per_layer_shape_and_dtype_and_the_whole_step(tm
                    "--out_dir", str(tmp_path))
     (path,) = tmp_path.glob("batch_norm_*.json")
     report = json.loads(path.read_text())
+    # A record of TensorFlow's own kernels is not named like (and does not overwrite) one of oneDNN's.
+    assert path.name.startswith("batch_norm_onednn-off_") == (not report["onednn"])
     module = benchmarks.load("batch_norm_benchmark")
     assert len(report["rows"]) == len(module.VERSIONS) * 2 * len(module.SHAPES)
     assert {r["version"] for r in report["step_rows"]} == set(module.VERSIONS)

@@ -21,3 +21,12 @@ def test_peak_line_says_when_a_measured_float32_rate_proves_the_estimate_low(ben
     # 180 GFLOP/s on 2 cores x 32 FLOPs/cycle needs a clock of at least 180 / 64 = 2.81 GHz.
     assert "ran float32 at 180 GFLOP/s" in line and "at least 2.81 GHz" in line
     assert records.peak_line({"peak_gflops": None}, [180.0]) == "Peak: unknown."
+
+
+def test_the_command_names_the_onednn_setting_it_ran_under(benchmarks, monkeypatch):
+    records = benchmarks.load("records")
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert records.command("peers.py", ["--rounds", "3"]) == "python experiments/benchmarks/peers.py --rounds 3"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert records.command("peers.py", ["--rounds", "3"]) == (
+        "TF_ENABLE_ONEDNN_OPTS=0 python experiments/benchmarks/peers.py --rounds 3")
