@@ -506,8 +506,14 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def record_name(report):
+    """peers, or peers_threads<N> for a run at a thread count asked for (--threads), so that it does
+    not replace the record at TensorFlow's default in the same folder (reports before the field: peers)."""
+    return f"peers_threads{report['threads']}" if report.get("threads_pinned") else "peers"
+
+
 def write(report, out_dir):
-    base = records.write(report, out_dir, "peers", markdown(report))
+    base = records.write(report, out_dir, record_name(report), markdown(report))
     print(f"wrote {base}.json and {base}.md", file=sys.stderr)
     return base
 
@@ -569,7 +575,7 @@ def main(argv=None):
     report = {
         "command": records.command("peers.py", argv),
         "device": device_name(), "machine": machine, "rounds": args.rounds, "warmup_steps": args.warmup,
-        "threads": args.threads or default_threads(),
+        "threads": args.threads or default_threads(), "threads_pinned": bool(args.threads),
         "gan_tf_onednn": {ONEDNN_VARIABLE: cli_choice[0], "reason": cli_choice[1], "rule": cli_choice[2]},
         "load_average_start": records.load_average(),
         "versions": records.versions(),

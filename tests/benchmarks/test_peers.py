@@ -60,6 +60,13 @@ def test_the_published_tutorial_runs_on_keras_layers_and_the_other_loops_on_gan_
     assert layer_types("tutorial") == ({BatchNormalization}, {Dropout})
 
 
+def test_a_record_at_pinned_threads_is_named_after_them(benchmarks):
+    peers = benchmarks.load("peers")
+    assert peers.record_name({"threads": 1, "threads_pinned": True}) == "peers_threads1"
+    assert peers.record_name({"threads": 2, "threads_pinned": False}) == "peers"
+    assert peers.record_name({"threads": 2}) == "peers"  # a report written before the field
+
+
 def test_bad_flags_are_refused_before_any_work(benchmarks):
     peers = benchmarks.load("peers")
     for argv in (["--shapes", "32x32x3"], ["--loops", "gan_tf,jax"], ["--loops", "gan_tf,torch"], ["--rounds", "0"]):
