@@ -64,7 +64,7 @@ def worker(args):
         more = math.ceil((args.seconds - spent) / statistics.median(wall for wall, _ in times))
         times += fit_step_times(loop.gan, feed, more)
     return {"step_seconds": [wall for wall, _ in times], "step_cpu_seconds": [cpu for _, cpu in times],
-            "settings": loop.settings}
+            "settings": loop.settings, "versions": records.versions()}
 
 
 def celeba_defaults():
@@ -155,7 +155,8 @@ def plot(summary, path):
 
 def markdown(report):
     lines = [f"Device: {report['device']} ({report['machine']['model']}); gan_tf's default step "
-             f"({json.dumps(report['settings'])}); oneDNN choice: {report['gan_tf_onednn']['reason']}.",
+             f"({json.dumps(report['settings'])}); oneDNN choice: {report['gan_tf_onednn']['reason']}; "
+             f"versions {report.get('versions', 'not recorded')}.",
              f"Command: `{report['command']}`; load average at start {report['load_average_start']}."]
     if records.busy_note(report):
         lines.append(records.busy_note(report))
@@ -215,7 +216,7 @@ def main(argv=None):
     report = {**records.head("scaling.py", argv),
               "gan_tf_onednn": {"value": choice[0], "reason": choice[1], "rule": choice[2]}}
     rows = measure(args, choice)
-    report.update(settings=rows[0]["settings"], rows=rows, summary=summarise(rows))
+    report.update(settings=rows[0]["settings"], versions=rows[0]["versions"], rows=rows, summary=summarise(rows))
     report["celeba_epoch"] = celeba_epoch(report["summary"])
     report["wall_seconds"] = time.time() - started
     base = records.write(report, args.out_dir, "scaling", markdown(report))

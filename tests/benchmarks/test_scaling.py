@@ -27,6 +27,8 @@ def test_celeba_epoch_minutes(benchmarks):
 
 @pytest.mark.slow
 def test_one_tiny_run_records_every_field(tmp_path, benchmarks):
+    import gan_tf
+
     benchmarks.run("scaling.py", "--shapes", "28x28x1", "--batches", "8,16", "--steps", "1", "--seconds", "0",
                    "--warmup", "1", "--out_dir", str(tmp_path))
     (json_path,) = tmp_path.glob("scaling_*.json")
@@ -38,3 +40,4 @@ def test_one_tiny_run_records_every_field(tmp_path, benchmarks):
         assert row["images_per_second"] == pytest.approx(row["batch_size"] / row["step_seconds"][0])
         assert row["peak_rss_mib"] > 100
     assert report["celeba_epoch"] is None
+    assert report["versions"]["gan_tf"] == gan_tf.__version__  # the record says what it timed
