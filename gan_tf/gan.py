@@ -257,10 +257,12 @@ class GAN(keras.Model):
     def _augment(self, images):
         """DiffAugment of a batch, with random values drawn as `_replica_slice` draws them."""
         augment = importlib.import_module("gan_tf.augment")
-        batch_size = tf.shape(images)[0]
-        draw = lambda shape: self._replica_slice(stateless_uniform, batch_size, tuple(shape))  # noqa: E731
-        probability = self.augment_probability if self.adaptive_augment is None else self.adaptive_augment.p
-        return augment.diff_augment(images, draw, self.augment_policy, probability=probability)
+        # A named scope, so that profiles (experiments/benchmarks/profile_step.py) can tell its ops.
+        with tf.name_scope("diff_augment"):
+            batch_size = tf.shape(images)[0]
+            draw = lambda shape: self._replica_slice(stateless_uniform, batch_size, tuple(shape))  # noqa: E731
+            probability = self.augment_probability if self.adaptive_augment is None else self.adaptive_augment.p
+            return augment.diff_augment(images, draw, self.augment_policy, probability=probability)
 
     def discriminate(self, images, condition, training=True):
         """(logits, class logits) of the discriminator; class logits are None but for ACGAN.
@@ -368,9 +370,10 @@ class GAN(keras.Model):
 
     def _update_ema(self, global_batch):
         # Images seen before this step: the generator's step count is already incremented.
-        images_seen = (self.g_optimizer.iterations - 1) * tf.cast(global_batch, tf.int64)
-        decay = gan_ema.beta(global_batch, images_seen, self.ema_kimg, self.ema_rampup)
-        gan_ema.update(self.ema_generator, self.generator, decay)
+        with tf.name_scope("ema_update"):  # named for profiles, as `_augment`
+            images_seen = (self.g_optimizer.iterations - 1) * tf.cast(global_batch, tf.int64)
+            decay = gan_ema.beta(global_batch, images_seen, self.ema_kimg, self.ema_rampup)
+            gan_ema.update(self.ema_generator, self.generator, decay)
 
     def _report(self, logs):
         """Updates the epoch means; returns the step's logs as Keras expects them."""

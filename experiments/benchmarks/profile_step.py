@@ -9,8 +9,10 @@ per-step callbacks) and measures:
   (Conv2D and Conv2DBackpropInput/Filter, oneDNN's fused variants included; the forward pass of a
   Conv2DTranspose is a Conv2DBackpropInput outside the gradient tape), Dense matrix products,
   BatchNorm (ops inside the `*_bn` layers), the Adam updates (ops of the `d_adam` / `g_adam`
-  optimizers), LeakyReLU, Dropout, losses and the rest. Self-times add up to CPU-time of ops, which
-  exceeds wall time when ops run in parallel; the table gives each kind's share of their sum;
+  optimizers), LeakyReLU, Dropout, the discriminator's augmentation (ops in `GAN._augment`'s
+  `diff_augment` scope), the EMA generator's update (`ema_update`), losses and the rest.
+  Self-times add up to CPU-time of ops, which exceeds wall time when ops run in parallel; the table
+  gives each kind's share of their sum;
 - Keras `fit` overhead per step: wall time of a `fit` step (timed by a callback) minus that of the
   same `train_step` as one `tf.function` called on a tensor already in memory;
 - the input pipeline: images/s of `gan_tf.data.training_batches` over the MNIST offline default
@@ -41,7 +43,8 @@ from throughput import SHAPES, pipeline_images_per_second, training_data  # noqa
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KINDS = ("conv forward", "conv backward", "dense forward", "dense backward", "BatchNorm", "optimizer (Adam)",
-         "LeakyReLU", "Dropout", "losses", "input (iterator)", "other")
+         "LeakyReLU", "Dropout", "augmentation (DiffAugment/ADA)", "EMA generator update", "losses",
+         "input (iterator)", "other")
 
 
 def op_kind(op_type, name):
@@ -50,6 +53,10 @@ def op_kind(op_type, name):
     backward = "gradient_tape" in lower or "grad" in op_type.lower()
     if "adam" in lower:
         return "optimizer (Adam)"
+    if "diff_augment" in lower:  # GAN._augment's scope, its gradient included
+        return "augmentation (DiffAugment/ADA)"
+    if "ema_update" in lower:  # GAN._update_ema's scope
+        return "EMA generator update"
     if "_bn" in lower or "batchnorm" in op_type.lower():
         return "BatchNorm"
     if "Conv2D" in op_type:

@@ -17,6 +17,12 @@ import pytest
     ("SelectV2", "StatefulPartitionedCall/discriminator_1/down0_dropout_1/SelectV2", "Dropout"),
     ("_MklMatMul", "StatefulPartitionedCall/generator_1/project_1/MatMul", "dense forward"),
     ("Tanh", "StatefulPartitionedCall/generator_1/tanh_1/Tanh", "other"),
+    ("Pad", "StatefulPartitionedCall/diff_augment/Pad", "augmentation (DiffAugment/ADA)"),
+    ("Slice", "StatefulPartitionedCall/gradient_tape/diff_augment_1/Slice", "augmentation (DiffAugment/ADA)"),
+    # The random draws of the augmentation are its own, not Dropout's.
+    ("StatelessRandomUniformFullIntV2", "StatefulPartitionedCall/diff_augment/StatelessRandomUniformFullIntV2",
+     "augmentation (DiffAugment/ADA)"),
+    ("AssignVariableOp", "StatefulPartitionedCall/ema_update/AssignVariableOp_3", "EMA generator update"),
 ])
 def test_op_kind(op_type, name, kind, benchmarks):
     assert benchmarks.load("profile_step").op_kind(op_type, name) == kind
@@ -31,7 +37,10 @@ def test_one_tiny_profile_records_every_field(tmp_path, benchmarks):
     result = json.loads(json_path.read_text())["result"]
     assert result["batch_size"] == 64 and result["steps"] == 1
     kinds = {k["kind"]: k for k in result["kinds"]}
-    for kind in ("conv forward", "conv backward", "BatchNorm", "optimizer (Adam)"):
+    # The default recipe augments the discriminator's inputs and keeps an EMA generator: their scopes
+    # (GAN._augment, GAN._update_ema) must reach the profiler's op names.
+    for kind in ("conv forward", "conv backward", "BatchNorm", "optimizer (Adam)", "augmentation (DiffAugment/ADA)",
+                 "EMA generator update"):
         assert kinds[kind]["ms_per_step"] > 0, kind
     assert sum(k["ms_per_step"] for k in result["kinds"]) == pytest.approx(result["op_self_ms_per_step"])
     assert sum(k["share"] for k in result["kinds"]) == pytest.approx(1.0)
