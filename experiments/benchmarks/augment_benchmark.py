@@ -16,7 +16,6 @@ Prints a Markdown table and writes experiments/benchmarks/augment_<device>.json.
 
     python experiments/benchmarks/augment_benchmark.py --repeats 30 --step_rounds 10
 """
-import argparse
 import contextlib
 import math
 import os
@@ -28,10 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import records  # noqa: E402  (this folder)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 # (image, batch) of the discriminator's inputs: the default recipe's, then peers.py's.
 SHAPES = {"28x28x1, 64": (64, 28, 28, 1), "28x28x1, 256": (256, 28, 28, 1), "64x64x3, 128": (128, 64, 64, 3)}
-STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # whole training steps per model and round
 VERSIONS = ("barrel shifter (gan_tf 0.3.0)", "gather (gan_tf 0.3.1)")
 
 
@@ -143,20 +140,13 @@ def step_rows(rounds, steps):
     """The whole training step of `peers.py`'s gan_tf loop with either translation (see `peers.cli_step_rows`)."""
     from peers import cli_step_rows
 
-    return cli_step_rows(BUILDS, rounds, {k: steps or v for k, v in STEPS_PER_ROUND.items()}, "speedup_vs_barrel")
+    return cli_step_rows(BUILDS, rounds, steps, "speedup_vs_barrel")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="interleaved repeats of the augmentation alone")
-    parser.add_argument("--step_rounds", type=int, default=10, help="rounds of whole training steps (0: none)")
-    parser.add_argument("--step_steps", type=int, default=0,
-                        help="training steps per model and round (0: 10 at 28x28, 3 at 64x64)")
-    parser.add_argument("--out_dir", default=HERE)
-    args = parser.parse_args(argv)
-    records.require_positive(parser, args, ["repeats"])
-    if args.step_rounds < 0 or args.step_steps < 0:
-        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+    from peers import cli_step_arguments
+
+    args = cli_step_arguments(argv, __doc__.split("\n")[0], "the augmentation")
 
     report = records.head("augment_benchmark.py", argv)
     policy = default_policy()

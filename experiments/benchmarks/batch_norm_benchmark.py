@@ -16,7 +16,6 @@ default on AVX2 CPUs, or `TF_ENABLE_ONEDNN_OPTS=0`): then both layers run Tensor
     python experiments/benchmarks/batch_norm_benchmark.py --repeats 30 --step_rounds 10
     TF_ENABLE_ONEDNN_OPTS=0 python experiments/benchmarks/batch_norm_benchmark.py --repeats 20 --step_rounds 0
 """
-import argparse
 import contextlib
 import os
 import statistics
@@ -28,14 +27,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import records  # noqa: E402  (this folder)
 from throughput import keras_layers  # noqa: E402  (this folder)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 # (image, batch): the generator's inputs to each BatchNorm, width 64 (the projection's is 2-D).
 SHAPES = {
     "28x28x1, 256": [(256, 7 * 7 * 256), (256, 7, 7, 128), (256, 14, 14, 64)],
     "64x64x3, 128": [(128, 4 * 4 * 1024), (128, 4, 4, 512), (128, 8, 8, 256), (128, 16, 16, 128),
                      (128, 32, 32, 64)],
 }
-STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # whole training steps: 3-6 s per model and round on Zen 5
 VERSIONS = ("Keras's BatchNormalization", "gan_tf's (fused)")
 
 
@@ -100,20 +97,13 @@ def step_rows(rounds, steps):
     from peers import cli_step_rows
 
     builds = dict(zip(VERSIONS, (lambda: keras_layers(dropout=False), contextlib.nullcontext)))
-    return cli_step_rows(builds, rounds, {k: steps or v for k, v in STEPS_PER_ROUND.items()}, "speedup_vs_keras")
+    return cli_step_rows(builds, rounds, steps, "speedup_vs_keras")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="interleaved repeats of the layers alone")
-    parser.add_argument("--step_rounds", type=int, default=10, help="rounds of whole training steps (0: none)")
-    parser.add_argument("--step_steps", type=int, default=0,
-                        help="training steps per model and round (0: 10 at 28x28, 3 at 64x64)")
-    parser.add_argument("--out_dir", default=HERE)
-    args = parser.parse_args(argv)
-    records.require_positive(parser, args, ["repeats"])
-    if args.step_rounds < 0 or args.step_steps < 0:
-        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+    from peers import cli_step_arguments
+
+    args = cli_step_arguments(argv, __doc__.split("\n")[0], "the layers")
 
     report = records.head("batch_norm_benchmark.py", argv)
     from tensorflow.python.util import _pywrap_util_port

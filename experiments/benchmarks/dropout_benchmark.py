@@ -19,7 +19,6 @@ Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
 
     python experiments/benchmarks/dropout_benchmark.py --repeats 30 --step_rounds 15
 """
-import argparse
 import contextlib
 import os
 import statistics
@@ -31,14 +30,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import records  # noqa: E402  (this folder)
 from machine import cpu_info, device_name  # noqa: E402  (this folder)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 RATE = 0.3  # the tutorial's, and gan_tf's DCGAN default
 # (image, batch): the discriminator's activations after each strided convolution, width 64.
 SHAPES = {
     "28x28x1, 256": [(256, 14, 14, 64), (256, 7, 7, 128)],
     "64x64x3, 128": [(128, 32, 32, 64), (128, 16, 16, 128), (128, 8, 8, 256), (128, 4, 4, 512)],
 }
-STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # whole training steps: 3-6 s per model and round on Zen 5
 
 
 def float_draw_dropout(inputs, seed, rate):
@@ -171,22 +168,13 @@ def step_rows(rounds, steps):
     # Each model runs (and so traces, or would retrace) only under its own masks.
     versions = {"24-bit integer threshold (second)": twenty_four_bit_masks,
                 "16-bit threshold (gan_tf)": contextlib.nullcontext}
-    return cli_step_rows(versions, rounds, {k: steps or v for k, v in STEPS_PER_ROUND.items()},
-                         "speedup_vs_second", alternate=False)
+    return cli_step_rows(versions, rounds, steps, "speedup_vs_second", alternate=False)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="interleaved repeats of the layer alone")
-    parser.add_argument("--step_rounds", type=int, default=5, help="rounds of whole training steps (0: none)")
-    parser.add_argument("--step_steps", type=int, default=0,
-                        help="training steps per model and round (0: 10 at 28x28, 3 at 64x64)")
-    parser.add_argument("--out_dir", default=HERE)
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f"--repeats={args.repeats}; expected >= 1")
-    if args.step_rounds < 0 or args.step_steps < 0:
-        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+    from peers import cli_step_arguments
+
+    args = cli_step_arguments(argv, __doc__.split("\n")[0], "the layer", step_rounds=5)
 
     import keras
     import tensorflow as tf

@@ -174,7 +174,27 @@ class CliDefaultLoop:
         return fit_step_times(self.gan, dataset, steps, self.callbacks)
 
 
-def cli_step_rows(versions, rounds, steps_per_round, speedup_key, alternate=True):
+CLI_STEPS_PER_ROUND = {"28x28x1": 10, "64x64x3": 3}  # `cli_step_rows`' default: 3-6 s per model and round on Zen 5
+
+
+def cli_step_arguments(argv, description, alone, step_rounds=10):
+    """The flags of a benchmark that times one piece of the step alone (`alone`, e.g. "the layer"), then
+    the whole CLI-default step (`cli_step_rows`): --repeats, --step_rounds, --step_steps, --out_dir.
+    Refuses bad values (exit status 2) before any work."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=30, help=f"interleaved repeats of {alone} alone")
+    parser.add_argument("--step_rounds", type=int, default=step_rounds, help="rounds of whole training steps (0: none)")
+    parser.add_argument("--step_steps", type=int, default=0, help="training steps per model and round (0: "
+                        + ", ".join(f"{n} at {shape}" for shape, n in CLI_STEPS_PER_ROUND.items()) + ")")
+    parser.add_argument("--out_dir", default=HERE)
+    args = parser.parse_args(argv)
+    records.require_positive(parser, args, ["repeats"])
+    if args.step_rounds < 0 or args.step_steps < 0:
+        parser.error(f"--step_rounds={args.step_rounds}, --step_steps={args.step_steps}; expected >= 0")
+    return args
+
+
+def cli_step_rows(versions, rounds, steps, speedup_key, alternate=True):
     """gan_tf's CLI-default training step (`CliDefaultLoop`) on the peer networks in several versions,
     one model per version in this process, each built and run inside its own block; a row per image
     size and version: median of the round medians, and the speed-up over the first version paired by round.
@@ -182,7 +202,7 @@ def cli_step_rows(versions, rounds, steps_per_round, speedup_key, alternate=True
     Args:
       versions: {name: function returning a context manager}, e.g. one that swaps a layer.
       rounds: timed rounds; round 0 traces and warms up every model, untimed.
-      steps_per_round: {shape name: steps of each model per round}.
+      steps: steps of each model per round (0: `CLI_STEPS_PER_ROUND`'s, by image size).
       speedup_key: the rows' key for the paired speed-up over the first version.
       alternate: reverse the order of the models every other round (else always the given order).
     """
@@ -201,7 +221,7 @@ def cli_step_rows(versions, rounds, steps_per_round, speedup_key, alternate=True
             order = names[::-1] if alternate and round_index % 2 == 0 else names
             for name in order:
                 with versions[name]():
-                    walls = [wall for wall, _ in loops[name].run(feed, steps_per_round[shape_name])]
+                    walls = [wall for wall, _ in loops[name].run(feed, steps or CLI_STEPS_PER_ROUND[shape_name])]
                 if round_index:
                     times[name].append(statistics.median(walls))
         for name in names:

@@ -67,6 +67,16 @@ def test_a_record_at_pinned_threads_is_named_after_them(benchmarks):
     assert peers.record_name({"threads": 2}) == "peers"  # a report written before the field
 
 
+def test_the_flags_of_a_layer_and_step_benchmark(benchmarks):
+    peers = benchmarks.load("peers")
+    args = peers.cli_step_arguments([], "a benchmark", "the layer", step_rounds=5)
+    assert (args.repeats, args.step_rounds, args.step_steps) == (30, 5, 0)
+    assert args.out_dir == peers.HERE  # records land beside the scripts
+    for argv in (["--repeats", "0"], ["--step_rounds", "-1"], ["--step_steps", "-2"]):
+        with pytest.raises(SystemExit):
+            peers.cli_step_arguments(argv, "a benchmark", "the layer")
+
+
 def test_bad_flags_are_refused_before_any_work(benchmarks):
     peers = benchmarks.load("peers")
     for argv in (["--shapes", "32x32x3"], ["--loops", "gan_tf,jax"], ["--loops", "gan_tf,torch"], ["--rounds", "0"]):
