@@ -104,7 +104,7 @@ def profile_worker(args):
     image_shape, _ = SHAPES[args.shape]
     loop = CliDefaultLoop(image_shape, args.batch_size, width=args.width or None)
     result = {"shape": args.shape, "batch_size": args.batch_size, "steps": args.steps, "settings": loop.settings,
-              "onednn": bool(_pywrap_util_port.IsMklEnabled()),
+              "onednn": bool(_pywrap_util_port.IsMklEnabled()), "versions": records.versions(),
               "threads": tf.config.threading.get_intra_op_parallelism_threads() or default_threads()}
 
     dataset, num_examples, source = training_data(args.shape, image_shape, args.batch_size)
@@ -159,7 +159,7 @@ def markdown(report):
     lines = [
         f"Device: {report['device']} ({report['machine']['model']}); gan_tf's default step at {r['shape']}, batch "
         f"{r['batch_size']} ({json.dumps(r['settings'])}); oneDNN {'on' if r['onednn'] else 'off'}, "
-        f"{r['threads']} threads.",
+        f"{r['threads']} threads; versions {r.get('versions', 'not recorded')}.",
         f"Command: `{report['command']}`; load average at start {report['load_average_start']}.",
     ]
     if records.busy_note(report):

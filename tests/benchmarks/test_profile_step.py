@@ -30,12 +30,15 @@ def test_op_kind(op_type, name, kind, benchmarks):
 
 @pytest.mark.slow
 def test_one_tiny_profile_records_every_field(tmp_path, benchmarks):
+    import gan_tf
+
     benchmarks.run("profile_step.py", "--steps", "1", "--blocks", "1", "--pipeline_batches", "2",
                    "--out_dir", str(tmp_path))
     (json_path,) = tmp_path.glob("profile_step_*.json")
     assert json_path.with_suffix(".md").exists()
     result = json.loads(json_path.read_text())["result"]
     assert result["batch_size"] == 64 and result["steps"] == 1
+    assert result["versions"]["gan_tf"] == gan_tf.__version__  # the record says what it profiled
     kinds = {k["kind"]: k for k in result["kinds"]}
     # The default recipe augments the discriminator's inputs and keeps an EMA generator: their scopes
     # (GAN._augment, GAN._update_ema) must reach the profiler's op names.
