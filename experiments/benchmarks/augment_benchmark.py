@@ -19,9 +19,6 @@ Prints a Markdown table and writes experiments/benchmarks/augment_<device>.json.
 import contextlib
 import math
 import os
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -118,21 +115,9 @@ def layer_rows(repeats, policy):
                     reference = outputs
                 elif not all(np.array_equal(a, b) for a, b in zip(reference, outputs)):
                     raise AssertionError(f"{shape_name} {dtype}: the translations disagree")
-            times = {name: [] for name in steps}
-            for _ in range(repeats):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    step()[1].numpy()
-                    times[name].append(time.perf_counter() - start)
-            base = times[VERSIONS[0]]
-            for name, values in times.items():
-                rows.append({
-                    "shapes": shape_name, "dtype": dtype, "version": name, "same_values_and_gradients": True,
-                    "ms": 1000 * statistics.median(values),
-                    "speedup_vs_barrel": statistics.median(b / v for b, v in zip(base, values)),
-                    "ms_per_repeat": [1000 * v for v in values],
-                })
-                print(f"  {shape_name} {dtype:8s} {name:30s} {rows[-1]['ms']:7.2f} ms", file=sys.stderr, flush=True)
+            calls = {name: lambda step=step: step()[1].numpy() for name, step in steps.items()}
+            rows += records.interleaved_rows(calls, repeats, "speedup_vs_barrel", shapes=shape_name, dtype=dtype,
+                                             same_values_and_gradients=True)
     return rows
 
 

@@ -18,9 +18,6 @@ default on AVX2 CPUs, or `TF_ENABLE_ONEDNN_OPTS=0`): then both layers run Tensor
 """
 import contextlib
 import os
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -69,23 +66,9 @@ def layer_rows(repeats):
     for shape_name, shapes in SHAPES.items():
         for dtype in ("float32", "bfloat16"):
             steps = {name: forward_backward(layer_class, shapes, dtype) for name, layer_class in classes.items()}
-            times = {name: [] for name in steps}
             for step in steps.values():
                 step()  # trace
-            for _ in range(repeats):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    step()
-                    times[name].append(time.perf_counter() - start)
-            base = times[VERSIONS[0]]
-            for name, values in times.items():
-                rows.append({
-                    "shapes": shape_name, "dtype": dtype, "version": name,
-                    "ms": 1000 * statistics.median(values),
-                    "speedup_vs_keras": statistics.median(b / v for b, v in zip(base, values)),
-                    "ms_per_repeat": [1000 * v for v in values],
-                })
-                print(f"  {shape_name} {dtype:8s} {name:28s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+            rows += records.interleaved_rows(steps, repeats, "speedup_vs_keras", shapes=shape_name, dtype=dtype)
     return rows
 
 

@@ -21,9 +21,6 @@ Prints a Markdown table and writes experiments/benchmarks/dropout_<device>.json.
 """
 import contextlib
 import os
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -137,24 +134,11 @@ def layer_rows(repeats):
             assert abs(sixteen_bit - (1 - RATE)) < 5 * np.sqrt(RATE * (1 - RATE) / x.shape.num_elements()), sixteen_bit
             assert abs(kept["Keras's Dropout"] - (1 - RATE)) < 0.01, kept
             steps = {name: forward_backward(f, shapes, dtype) for name, f in versions.items()}
-            times = {name: [] for name in steps}
             for step in steps.values():
                 step(seed)  # trace
-            for _ in range(repeats):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    step(seed)
-                    times[name].append(time.perf_counter() - start)
-            base = times["float draw (first)"]
-            for name, values in times.items():
-                rows.append({
-                    "shapes": shape_name, "dtype": dtype, "version": name,
-                    "ms": 1000 * statistics.median(values),
-                    "speedup_vs_first": statistics.median(b / v for b, v in zip(base, values)),
-                    "kept_fraction": kept[name],
-                    "ms_per_repeat": [1000 * v for v in values],
-                })
-                print(f"  {shape_name} {dtype:8s} {name:34s} {rows[-1]['ms']:7.1f} ms", file=sys.stderr, flush=True)
+            calls = {name: lambda step=step: step(seed) for name, step in steps.items()}
+            for row in records.interleaved_rows(calls, repeats, "speedup_vs_first", shapes=shape_name, dtype=dtype):
+                rows.append({**row, "kept_fraction": kept[row["version"]]})
     return rows
 
 

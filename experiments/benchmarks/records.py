@@ -6,7 +6,9 @@ Shared by the benchmark scripts (`python experiments/benchmarks/<script>.py` put
 import json
 import os
 import platform
+import statistics
 import sys
+import time
 
 
 def command(script, argv=None):
@@ -114,3 +116,25 @@ def peak_line(machine, float32_gflops=()):
                  f"of the estimate ({machine['clock_source']}), at least {clock:.2f} GHz, so read \"% of peak\" "
                  f"as a comparison between the loops, not as a fraction of what the hardware can do.")
     return line
+
+
+def interleaved_rows(calls, repeats, speedup_key, **fields):
+    """Times each of `calls` ({version: callable without arguments, already traced}) once per repeat, in
+    turn, so that the machine's drift hits all alike; one row per version: `fields`, the version, its
+    median ms, its speed-up over the first version (median of the ratios paired by repeat) under
+    `speedup_key`, and every repeat's ms. Prints each row as it is done."""
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    base = next(iter(times.values()))
+    rows = []
+    for name, values in times.items():
+        rows.append({**fields, "version": name, "ms": 1000 * statistics.median(values),
+                     speedup_key: statistics.median(b / v for b, v in zip(base, values)),
+                     "ms_per_repeat": [1000 * v for v in values]})
+        label = " ".join(v for v in fields.values() if isinstance(v, str))
+        print(f"  {label} {name:34s} {rows[-1]['ms']:8.2f} ms", file=sys.stderr, flush=True)
+    return rows

@@ -24,7 +24,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import records  # noqa: E402  (this folder)
-from machine import cpu_info, device_name  # noqa: E402  (this folder)
+from machine import cpu_info  # noqa: E402  (this folder)
 from peers import fixed_batches  # noqa: E402  (this folder)
 from throughput import LATENT_DIM, SHAPES, build_networks, fit_step_times  # noqa: E402  (this folder)
 

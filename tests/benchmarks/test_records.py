@@ -1,4 +1,6 @@
-"""experiments/benchmarks/records.py: when a report calls its machine busy."""
+"""experiments/benchmarks/records.py: when a report calls its machine busy, the command it records, and
+interleaved timing."""
+import pytest
 
 
 def test_busy_only_when_the_load_before_the_benchmark_was_above_half_the_cpus(benchmarks):
@@ -30,3 +32,21 @@ def test_the_command_names_the_onednn_setting_it_ran_under(benchmarks, monkeypat
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert records.command("peers.py", ["--rounds", "3"]) == (
         "TF_ENABLE_ONEDNN_OPTS=0 python experiments/benchmarks/peers.py --rounds 3")
+
+
+def test_interleaved_rows_call_the_versions_in_turn_and_pair_with_the_first(benchmarks):
+    records = benchmarks.load("records")
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in ("first", "second", "third")}
+    rows = records.interleaved_rows(calls, 4, "speedup", shapes="28x28x1, 64", dtype="float32")
+    assert order == ["first", "second", "third"] * 4  # one call each per repeat, in turn
+    assert [r["version"] for r in rows] == ["first", "second", "third"]
+    first = rows[0]["ms_per_repeat"]
+    for row in rows:
+        assert row["shapes"] == "28x28x1, 64" and row["dtype"] == "float32"
+        times = row["ms_per_repeat"]
+        assert len(times) == 4 and all(t > 0 for t in times)
+        assert row["ms"] == pytest.approx((sorted(times)[1] + sorted(times)[2]) / 2)  # the median of four
+        ratios = sorted(a / b for a, b in zip(first, times))  # paired by repeat
+        assert row["speedup"] == pytest.approx((ratios[1] + ratios[2]) / 2)
+    assert rows[0]["speedup"] == 1.0  # the first version paired with itself
