@@ -1,11 +1,11 @@
 """GAN: the one training abstraction, a `keras.Model` with a custom `train_step`."""
-import importlib
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import augment as gan_augment
 from gan_tf import ema as gan_ema
 from gan_tf import losses as gan_losses
 from gan_tf import terms as gan_terms
@@ -256,13 +256,12 @@ class GAN(keras.Model):
 
     def _augment(self, images):
         """DiffAugment of a batch, with random values drawn as `_replica_slice` draws them."""
-        augment = importlib.import_module("gan_tf.augment")
         # A named scope, so that profiles (experiments/benchmarks/profile_step.py) can tell its ops.
         with tf.name_scope("diff_augment"):
             batch_size = tf.shape(images)[0]
             draw = lambda shape: self._replica_slice(stateless_uniform, batch_size, tuple(shape))  # noqa: E731
             probability = self.augment_probability if self.adaptive_augment is None else self.adaptive_augment.p
-            return augment.diff_augment(images, draw, self.augment_policy, probability=probability)
+            return gan_augment.diff_augment(images, draw, self.augment_policy, probability=probability)
 
     def discriminate(self, images, condition, training=True):
         """(logits, class logits) of the discriminator; class logits are None but for ACGAN.
@@ -621,13 +620,12 @@ def _augment_options(augment):
         policy, probability = None, augment
     else:
         policy, probability = augment, 1.0
-    module = importlib.import_module("gan_tf.augment")
     if policy is None:
         policy = ("translation", "cutout", "color")  # diff_augment's default: DiffAugment's full policy
     names = [p.strip() for p in policy.split(",")] if isinstance(policy, str) else list(policy)
-    bad = [name for name in names if name not in module.POLICIES]
+    bad = [name for name in names if name not in gan_augment.POLICIES]
     if bad or not names:
-        raise ValueError(f"augment policy {policy!r}: expected names among {', '.join(module.POLICIES)}.")
+        raise ValueError(f"augment policy {policy!r}: expected names among {', '.join(gan_augment.POLICIES)}.")
     if isinstance(probability, (int, float)):
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"augment probability={probability!r}: expected a value in [0, 1].")
@@ -642,7 +640,7 @@ def _augment_from_config(config):
         return None
     probability = config["probability"]
     if isinstance(probability, dict):
-        probability = importlib.import_module("gan_tf.augment").AdaptiveAugment.from_config(probability)
+        probability = gan_augment.AdaptiveAugment.from_config(probability)
     return {"policy": config["policy"], "probability": probability}
 
 

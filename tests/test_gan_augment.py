@@ -3,7 +3,6 @@ agreed interface (diff_augment(images, draw, policy, probability), POLICIES,
 AdaptiveAugment.update(real_logits, global_batch_size) and its `p`): which passes
 are augmented, the draws' independence of the replica count, ADA's p in logs and
 checkpoints. The augmentations themselves are gan_tf.augment's own tests' business."""
-import sys
 import types
 
 import keras
@@ -12,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from gan_tf import GAN, distribute, networks
+from gan_tf import gan as gan_module
 from gan_tf.checkpoints import CheckpointManager
 
 LATENT = 4
@@ -50,7 +50,7 @@ def augment(monkeypatch):
 
     module.diff_augment = diff_augment
     module.AdaptiveAugment = _AdaptiveStandIn
-    monkeypatch.setitem(sys.modules, "gan_tf.augment", module)
+    monkeypatch.setattr(gan_module, "gan_augment", module)  # what gan_tf.gan calls
     return module
 
 
@@ -138,3 +138,22 @@ def test_bad_augment_options_are_named(augment):
         _gan({"policy": "color", "probability": 1.5})
     with pytest.raises(ValueError, match="unknown keys"):
         _gan({"p": 0.5})
+
+
+def test_train_step_as_a_tf_function_converts_without_autograph_warnings():
+    """A user's own `tf.function(gan.train_step)` (not `fit`) with the real augmentation:
+    AutoGraph converts everything it meets (it warned on a lazy import it could not read)."""
+    import logging
+
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        gan = _gan("translation,cutout")
+        logs = tf.function(gan.train_step)(_images())
+    finally:
+        logger.removeHandler(handler)
+    assert np.isfinite(float(logs["d_loss"]))
+    assert [r.getMessage() for r in records if "AutoGraph" in r.getMessage()] == []
