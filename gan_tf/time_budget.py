@@ -111,7 +111,20 @@ class TrainingClock(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         self.stopped_at = (self._epoch, self._steps_into)
-        raise BudgetReached(self._epoch, self._steps_into, dict(logs or {}), self.spent_seconds)
+        raise BudgetReached(self._epoch, self._steps_into, self._epoch_means(logs), self.spent_seconds)
+
+    def _epoch_means(self, logs):
+        """The step's logs, what the model tracks replaced by its running epoch means.
+
+        Keras hands `on_train_batch_end` what `train_step` returned, the GAN's values of that
+        one step, and `on_epoch_end` its trackers' means: the record of a part epoch must hold
+        the means too, since a resumed run seeds the trackers with them (`_seed_trackers`).
+        """
+        logs = dict(logs or {})
+        for name, tracker in getattr(self.model, "trackers", {}).items():
+            if name in logs:
+                logs[name] = tracker.result()
+        return logs
 
     def on_epoch_end(self, epoch, logs=None):
         self.manager.pending_meta = {

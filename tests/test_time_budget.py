@@ -85,6 +85,25 @@ def test_budget_stops_mid_epoch_and_the_continued_run_equals_an_uninterrupted_on
             np.testing.assert_allclose(continued[key], straight[key], rtol=1e-6, err_msg=key)
 
 
+def test_a_stop_inside_an_epoch_records_its_running_means_and_the_resumed_epoch_all_its_steps(
+        data_dir, tmp_path, fake_clock, deterministic_ops):
+    # Keras hands batch callbacks one step's values and epoch callbacks the trackers' means.
+    # Stopped two steps into an epoch of three, then resumed, the epoch's line must equal an
+    # uninterrupted run's: (2 · the stop's means + step 3's values) / 3 equals the mean of the
+    # three steps only if the stop recorded the mean of steps 1 and 2, not step 2's values.
+    three_steps = dict(epochs=2, steps_per_epoch=3)
+    run(_tiny(data_dir, tmp_path / "straight", **three_steps))
+    out = tmp_path / "budget"
+    run(_tiny(data_dir, out, time_budget=50 / 60, **three_steps))  # spent after step 5 (10 s a step)
+    stop_line = _metrics(out)[-1]
+    assert (stop_line["step"], stop_line["steps_into_epoch"]) == (5, 2)
+    run(_tiny(data_dir, out, time_budget=5, **three_steps))
+    straight, resumed = _metrics(tmp_path / "straight")[-1], _metrics(out)[-1]
+    assert (straight["step"], resumed["step"]) == (6, 6)
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "loss"):
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-6, err_msg=key)
+
+
 def test_budget_spent_at_an_epoch_end_ends_that_epoch_normally(data_dir, tmp_path, fake_clock):
     out = tmp_path / "run"
     result = run(_tiny(data_dir, out, time_budget=0.65))  # 39 s: spent after step 4, the end of epoch 2
