@@ -172,6 +172,7 @@ class CheckpointManager:
         self.max_to_keep = max_to_keep
         self.recipe = recipe
         self.restored_meta = {}  # the `__meta__` of the checkpoint restored last
+        self.restored_path = None  # and its file
         # Set by `time_budget.TrainingClock` before an epoch's checkpoint: time and record for it.
         self.pending_meta = None
 
@@ -285,3 +286,4 @@ class CheckpointManager:
         for (_, variable), value in zip(variables, values):
             variable.assign(value)
         self.restored_meta = meta if isinstance(meta, dict) else {}
+        self.restored_path = os.path.abspath(path)

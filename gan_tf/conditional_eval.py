@@ -234,6 +234,7 @@ def evaluate_conditional(run_dir, samples_per_class=500, seed=0, batch_size=500,
         "dataset": dataset,
         "conditional": flags["conditional"],
         "text": bool(flags.get("text")),
+        "checkpoint": run_flags["checkpoint_used"],
         "generator_steps": int(gan.g_optimizer.iterations.numpy()),  # of the restored checkpoint
         "samples_per_class": int(samples_per_class),
         "seed": seed,

@@ -167,7 +167,7 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
 
     record = {
         "run_dir": os.path.abspath(run_dir),
-        "checkpoint": checkpoint or "latest",
+        "checkpoint": config["checkpoint_used"],  # the file scored, the newest readable one by default
         "dataset": dataset,
         "data_source": data_source,
         "num_samples": num_samples,
@@ -308,8 +308,9 @@ def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, ba
         coverage = {"extractor": extractor.name,
                     "generated": nearest.class_coverage(sample_probabilities),
                     "held_out_real": nearest.class_coverage(held_out_probabilities)}
-    record = {"num_samples": int(len(samples)), "num_held_out": int(len(held_out)),
-              "num_train": int(len(train)), "seed": int(seed), "data_source": data_source,
+    record = {"checkpoint": config["checkpoint_used"], "num_samples": int(len(samples)),
+              "num_held_out": int(len(held_out)), "num_train": int(len(train)), "seed": int(seed),
+              "data_source": data_source,
               "memorisation": {}, "nearest_distance_median": {}}
     neighbours = {}
     for space, (sample_vectors, held_out_vectors, train_vectors) in spaces.items():

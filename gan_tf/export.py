@@ -129,6 +129,7 @@ def export_run(run_dir, out=None, format="both", raw=False, checkpoint=None):
     record = {
         "run_dir": os.path.abspath(run_dir),
         "model": run_flags.get("model", "gan"),
+        "checkpoint": run_flags["checkpoint_used"],
         "weights": weights,
         "latent_dim": int(gan.latent_dim),
         "image_shape": [int(s) for s in generator.output_shape[1:]],

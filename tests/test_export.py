@@ -123,6 +123,8 @@ def test_formats_and_raw_weights(data_dir, tmp_path):
     only_keras = export.export_run(run_dir, out=str(tmp_path / "k"), format="keras", raw=True)
     assert sorted(os.listdir(tmp_path / "k")) == ["export.json", "generator.keras"]
     assert only_keras["weights"] == "raw"
+    # The file exported: the newest checkpoint, the one training wrote after its only epoch.
+    assert only_keras["checkpoint"] == os.path.join(os.path.abspath(run_dir), "checkpoints", "ckpt-000001.npz")
     export.export_run(run_dir, out=str(tmp_path / "s"), format="saved_model")
     assert sorted(os.listdir(tmp_path / "s")) == ["export.json", "saved_model"]
     with pytest.raises(export.ExportError, match="--format='onnx': expected one of keras, saved_model, both"):

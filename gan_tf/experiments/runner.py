@@ -670,7 +670,8 @@ def restore_gan(run_dir, checkpoint=None):
       checkpoint: a checkpoint path (default: the newest readable one).
 
     Returns:
-      (gan, flags dict of the run).
+      (gan, the run's flags), the flags with `data_source_used` (the data source training
+      used) and `checkpoint_used` (the absolute path of the checkpoint restored).
     """
     record = run_record.read(run_dir, need_data=True)
     config = ExperimentConfig(**{**OLDER_RECORD_VALUES, **record["flags"]})
@@ -685,4 +686,4 @@ def restore_gan(run_dir, checkpoint=None):
             raise ValueError(f"--checkpoint={checkpoint!r} cannot be restored: {error}") from None
     elif manager.restore_latest() == 0:
         raise ValueError(f"--run_dir={run_dir!r} has no checkpoint to evaluate.")
-    return gan, dict(record["flags"], data_source_used=record["data"]["source"])
+    return gan, dict(record["flags"], data_source_used=record["data"]["source"], checkpoint_used=manager.restored_path)

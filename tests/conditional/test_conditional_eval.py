@@ -51,7 +51,10 @@ def test_evaluation_scores_every_class_and_draws_the_prompt_grid(which, class_ru
     if which == "text":
         assert "a handwritten 7" in result["held_out_phrasings"]["per_caption"]
         assert "a handwritten seven" in result["train_phrasings"]["per_caption"]
-    assert json.loads(output.read_text())["classifier"]["name"] == "mnist_classifier"
+    saved = json.loads(output.read_text())
+    assert saved["classifier"]["name"] == "mnist_classifier"
+    newest = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))[-1]  # ckpt-NNNNNN.npz, zero-padded
+    assert saved["checkpoint"] == os.path.join(os.path.abspath(run_dir), "checkpoints", newest)
     assert os.path.getsize(grid) > 0
     assert "| all |" in capsys.readouterr().out
 

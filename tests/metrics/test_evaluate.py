@@ -32,7 +32,8 @@ def evaluated(tmp_path, mnist_dir, tiny_gan_class, monkeypatch):
     (run_dir / "config.json").write_text("{}")
     gan = tiny_gan_class()
     config = {"dataset": "mnist", "data_source": "auto", "data_source_used": "files",
-              "data_dir": str(mnist_dir), "latent_dim": 8, "seed": 0}
+              "data_dir": str(mnist_dir), "latent_dim": 8, "seed": 0,
+              "checkpoint_used": str(run_dir / "checkpoints" / "ckpt-000003.npz")}
     monkeypatch.setattr(evaluate_cli, "_restore_gan", lambda run_dir, checkpoint: (gan, config))
     record = evaluate_cli.evaluate(str(run_dir), num_samples=40, inception=False, batch_size=16,
                                    cache_dir=str(tmp_path / "cache"), verbose=False)
@@ -47,6 +48,7 @@ def test_evaluate_writes_eval_json_with_named_metrics_and_floor(evaluated):
     assert not any("inception" in name for name in saved["metrics"])
     assert saved["num_samples"] == 40 and saved["floor_num_test_images"] == 30
     assert saved["data_source"] == "files"
+    assert saved["checkpoint"] == str(run_dir / "checkpoints" / "ckpt-000003.npz")  # what restoring used
     # The oneDNN setting the scores were computed under (called as a library: TensorFlow's own).
     assert saved["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     assert saved["onednn"]["enabled"] in (True, False) and saved["onednn"]["reason"]

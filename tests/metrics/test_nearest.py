@@ -86,7 +86,8 @@ def run_dir(tmp_path, mnist_dir, monkeypatch):
     directory.mkdir()
     (directory / "config.json").write_text("{}")
     (directory / "eval.json").write_text(json.dumps({"metrics": {"fd_mnist_classifier": 1.5}}))
-    config = {"dataset": "mnist", "data_source": "auto", "data_source_used": "files", "data_dir": str(mnist_dir)}
+    config = {"dataset": "mnist", "data_source": "auto", "data_source_used": "files", "data_dir": str(mnist_dir),
+              "checkpoint_used": str(directory / "checkpoints" / "ckpt-000002.npz")}
     gans = []
     monkeypatch.setattr(evaluate_cli, "_restore_gan", lambda run_dir, checkpoint: (gans[0], config))
     return directory, gans
@@ -100,6 +101,7 @@ def test_nearest_evaluation_of_a_generator(run_dir, mnist_dir, tiny_gan_class):
     saved = json.loads((directory / "eval.json").read_text())
     assert saved["metrics"] == {"fd_mnist_classifier": 1.5}  # the earlier evaluation is kept
     assert saved["nearest"]["num_samples"] == 20 and saved["nearest"]["num_held_out"] == 20
+    assert saved["nearest"]["checkpoint"] == str(directory / "checkpoints" / "ckpt-000002.npz")
 
     # Independently: brute-force pixel distances and the classifier's argmax of the same images.
     from gan_tf.metrics.classifier import ClassifierExtractor
