@@ -18,7 +18,8 @@ samples beside their neighbours (`<run_dir>/samples/nearest.png`), the memorisat
 score (the share of samples closer to the training set than 95% of held-out real
 images are: ~0.05 for a generator that does not copy, up to 1.0 for one that does;
 see `gan_tf.metrics.nearest`) and the classifier's class histogram of the samples,
-under "nearest" in `<run_dir>/eval.json` (its other entries are kept).
+under "nearest" in `<run_dir>/eval.json` (its other entries are kept; a later evaluation
+of the same checkpoint keeps it in turn).
 
 A VAE run (trained by the `vae` experiment, see docs/vae.md) is scored the same way, on the
 images its decoder draws from z ~ N(0, I).
@@ -192,6 +193,9 @@ def evaluate(run_dir, checkpoint=None, num_samples=10000, inception_weights=None
         "onednn": cpu.onednn_record(),
     }
     output = output or os.path.join(run_dir, "eval_raw.json" if raw else "eval.json")
+    nearest = _nearest_of(output, record["checkpoint"])
+    if nearest is not None:
+        record["nearest"] = nearest
     from gan_tf import atomic
 
     atomic.write_json(output, record)
@@ -253,6 +257,21 @@ def save_nearest_picture(samples, neighbours, path, headings):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=100)
     return path
+
+
+def _nearest_of(path, checkpoint):
+    """The `--nearest` entry of the record at `path` if it describes `checkpoint`, else None.
+
+    Scoring a checkpoint again rewrites the record but keeps this entry; one of another
+    checkpoint would no longer describe the samples scored, and goes.
+    """
+    try:
+        with open(path) as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return None
+    nearest = previous.get("nearest") if isinstance(previous, dict) else None
+    return nearest if isinstance(nearest, dict) and nearest.get("checkpoint") == checkpoint else None
 
 
 def evaluate_nearest(run_dir, checkpoint=None, num_samples=1000, k=3, rows=8, batch_size=500, seed=0,

@@ -62,6 +62,25 @@ def test_evaluate_writes_eval_json_with_named_metrics_and_floor(evaluated):
         assert f"| {name} |" in record["table"]
 
 
+@pytest.mark.parametrize("earlier_checkpoint, kept", [("ckpt-000003.npz", True), ("ckpt-000002.npz", False)])
+def test_a_nearest_record_of_the_same_checkpoint_survives_a_new_evaluation(
+        earlier_checkpoint, kept, tmp_path, mnist_dir, tiny_gan_class, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    scored = str(run_dir / "checkpoints" / "ckpt-000003.npz")
+    nearest = {"checkpoint": str(run_dir / "checkpoints" / earlier_checkpoint), "memorisation": {"pixels": 0.01}}
+    (run_dir / "eval.json").write_text(json.dumps({"metrics": {"fd_mnist_classifier": 99.0}, "nearest": nearest}))
+    config = {"dataset": "mnist", "data_source": "auto", "data_source_used": "files", "data_dir": str(mnist_dir),
+              "checkpoint_used": scored}
+    monkeypatch.setattr(evaluate_cli, "_restore_gan", lambda run_dir, checkpoint: (tiny_gan_class(), config))
+    evaluate_cli.evaluate(str(run_dir), num_samples=20, inception=False, batch_size=16,
+                          cache_dir=str(tmp_path / "cache"), verbose=False)
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert saved["metrics"]["fd_mnist_classifier"] != 99.0  # the metrics are the new evaluation's
+    assert saved.get("nearest") == (nearest if kept else None)
+
+
 def test_floor_is_held_out_real_images_against_training_images(evaluated, mnist_dir):
     # Recomputed independently: test-split features against train-split features.
     record, _, _ = evaluated
