@@ -5,7 +5,9 @@ the folder on sys.path). The device name goes into the recorded files' names, so
 different kinds of machine never overwrite each other: `gpu<N>-<model>`, or for CPUs
 `cpu<N>-<vendor>-<isa>` (e.g. `cpu2-intel-amx`, `cpu2-amd-avx2`): TensorFlow's speed on a CPU
 depends above all on its vector units (oneDNN is on by default only with AVX-512 VNNI/BF16 or
-AMX, and bfloat16 is native only with avx512_bf16/amx_bf16).
+AMX, and bfloat16 is native only with avx512_bf16/amx_bf16). AMD's AVX-512 cores get the core's
+name in place of the ISA where the ISA alone does not tell the vector width: `cpu2-amd-zen4` (each
+512-bit operation in two halves), while `cpu2-amd-avx512` is Zen 5's full width.
 """
 import os
 import platform
@@ -102,7 +104,10 @@ def cpu_device_name():
     info = lscpu()
     vendor = info.get("Vendor ID", "")
     vendor = "intel" if "Intel" in vendor else "amd" if "AMD" in vendor else (platform.machine() or "cpu").lower()
-    return f"cpu{os.cpu_count()}-{vendor}-{isa_level(cpu_flags())}"
+    isa = isa_level(cpu_flags())
+    if vendor == "amd" and isa == "avx512" and 0 < amd_family(info) < ZEN5_FAMILY:
+        isa = "zen4"  # half the float32 peak of Zen 5's `avx512` per clock: a kind of its own
+    return f"cpu{os.cpu_count()}-{vendor}-{isa}"
 
 
 def device_name():
