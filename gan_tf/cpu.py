@@ -83,9 +83,10 @@ def choose_precision(flags=None, has_gpu=None):
 
     bfloat16 on CPUs that compute it natively (`NATIVE_BF16_FLAGS`: AVX-512 BF16, AMX-BF16): there
     the default recipe's samples at the same steps were no worse than float32's over seeds (MNIST and
-    Fashion-MNIST), and the small MNIST step (width 32, batch 64) was 1.1x (AVX-512 BF16, the default
-    recipe) and 1.3x (AMX, the 2016 recipe) faster, larger networks' 1.3-1.5x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x slower),
-    and on a GPU gan_tf's mixed precision has not been measured. (`PRECISION_RECORD`.)
+    Fashion-MNIST), and the small MNIST step (width 32, batch 64) was 1.1x (AMD Zen 5) and 1.2x (AMD
+    Zen 4; both AVX-512 BF16, the default recipe) and 1.3x (AMX, the 2016 recipe) faster, larger
+    networks' 1.3-1.6x. float32 everywhere else: without native bfloat16 TensorFlow emulates it (12-20x
+    slower), and on a GPU gan_tf's mixed precision has not been measured. (`PRECISION_RECORD`.)
 
     Args:
       flags: CPU feature flags (default: this machine's).
@@ -101,7 +102,7 @@ def choose_precision(flags=None, has_gpu=None):
     native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
     if native:
         return "mixed_bfloat16", (f"auto: bfloat16, native on this CPU ({', '.join(native)}), where it made the "
-                                  "small MNIST step 1.1-1.3x faster (larger networks 1.3-1.5x) with the default "
+                                  "small MNIST step 1.1-1.3x faster (larger networks 1.3-1.6x) with the default "
                                   f"recipe's samples no worse than float32's over seeds ({PRECISION_RECORD})")
     return "none", "auto: float32, as this CPU has no native bfloat16 (TensorFlow would emulate it, 12-20x slower)"
 
