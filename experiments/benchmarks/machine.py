@@ -49,6 +49,11 @@ def amd_family(info):
         return 0
 
 
+def half_width_avx512(info, flags):
+    """True on AMD cores before Zen 5 with AVX-512 (Zen 4): each 512-bit operation runs in two halves."""
+    return "avx512f" in flags and "AMD" in info.get("Vendor ID", "") and amd_family(info) < ZEN5_FAMILY
+
+
 def cpu_info():
     """Model, cores, clock, SIMD flags and the estimated float32 peak of this CPU.
 
@@ -73,7 +78,7 @@ def cpu_info():
             mhz, clock_source = max(values), "/proc/cpuinfo cpu MHz (current clock; turbo may be higher)"
     vendor = info.get("Vendor ID", "")
     if "avx512f" in flags:
-        double_pumped = "AMD" in vendor and amd_family(info) < ZEN5_FAMILY
+        double_pumped = half_width_avx512(info, flags)
         per_cycle = 32 if double_pumped else 64
         simd = "AVX-512 (" + ("double-pumped 256-bit, AMD Zen 4" if double_pumped else
                               "2 x 512-bit FMA" + (", AMD Zen 5" if "AMD" in vendor else "")) + ")"
@@ -104,9 +109,9 @@ def cpu_device_name():
     info = lscpu()
     vendor = info.get("Vendor ID", "")
     vendor = "intel" if "Intel" in vendor else "amd" if "AMD" in vendor else (platform.machine() or "cpu").lower()
-    isa = isa_level(cpu_flags())
-    if vendor == "amd" and isa == "avx512" and 0 < amd_family(info) < ZEN5_FAMILY:
-        isa = "zen4"  # half the float32 peak of Zen 5's `avx512` per clock: a kind of its own
+    flags = cpu_flags()
+    # Zen 4 has half the float32 peak of Zen 5's `avx512` per clock: a kind of its own.
+    isa = "zen4" if half_width_avx512(info, flags) and isa_level(flags) == "avx512" else isa_level(flags)
     return f"cpu{os.cpu_count()}-{vendor}-{isa}"
 
 
