@@ -9,7 +9,7 @@ experiments' `--help` do not pay for importing TensorFlow.
 """
 import importlib
 
-__version__ = "0.3.2"
+__version__ = "0.4.0"
 
 _SUBMODULES = ("callbacks", "data", "losses", "metrics", "networks")
 __all__ = ["GAN", *_SUBMODULES, "__version__"]

@@ -8,7 +8,8 @@ a fused BatchNorm since 0.3.0: dropout_benchmark.py, batch_norm_benchmark.py), s
 not the layers, are compared; the tutorial's loop also runs on the layers its published code uses:
 
 - `gan_tf`: `GAN.fit` as the experiment CLI builds and runs it (`gan_tf.experiments.runner.build_gan`
-  on the CLI's default config with only width and batch size changed; its strategy, precision and
+  on the CLI's default config with width 64, the shape's batch size and the tutorial discriminator's
+  dropout, 0.3, where the modern recipe has none; its strategy, precision and
   `jit_compile` resolved as the CLI resolves them; its per-step callbacks `NonFiniteGuard` and
   `Throughput`; no progress bar). oneDNN as the CLI chooses it: `gan_tf.cpu.choose_onednn` where
   that module exists, else `TF_ENABLE_ONEDNN_OPTS=1` on CPUs with AVX2 + FMA where TensorFlow leaves
@@ -64,7 +65,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import records  # noqa: E402  (this folder)
 from throughput import (  # noqa: E402
-    LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio, shape_names)
+    DROPOUT, LATENT_DIM, SHAPES, WIDTH, _per_shape, paired_quartiles, paired_ratio, shape_names)
 
 LOOPS = ("gan_tf", "gan_tf_float32", "tutorial", "tutorial_keras_layers", "keras_io", "torch")
 GAN_TF_LOOPS = ("gan_tf", "gan_tf_float32")  # the CLI's loop: they get its oneDNN choice
@@ -140,11 +141,14 @@ def cli_config(**changes):
 class CliDefaultLoop:
     """gan_tf's `GAN.fit` as the experiment CLI (gan_tf.experiments.runner) builds and runs it."""
 
-    def __init__(self, image_shape, batch_size, width=WIDTH, precision=None):
+    def __init__(self, image_shape, batch_size, width=WIDTH, precision=None, dropout=None):
+        """`width`, `dropout` (the discriminator's, `--d_dropout`): the CLI default's where None."""
         from gan_tf import callbacks, distribute
         from gan_tf.experiments import runner
 
-        config = cli_config(batch_size=batch_size, **({"width": width} if width else {}))
+        changes = {"width": width, "d_dropout": dropout}
+        config = cli_config(batch_size=batch_size,
+                            **{name: value for name, value in changes.items() if value is not None})
         if precision:
             config = dataclasses.replace(config, mixed_precision=precision)
         strategy = distribute.make_strategy(config.strategy)
@@ -161,7 +165,7 @@ class CliDefaultLoop:
                          "strategy": distribute.strategy_name(strategy), "jit_compile": jit_compile,
                          "mixed_precision": config.mixed_precision, "loss": config.loss,
                          "width": config.width, "d_lr": config.d_lr, "beta_1": config.beta_1,
-                         "d_steps": config.d_steps}
+                         "d_steps": config.d_steps, "d_dropout": getattr(config, "d_dropout", DROPOUT)}
 
     def concrete_step(self, spec):
         import tensorflow as tf
@@ -215,7 +219,7 @@ def cli_step_rows(versions, rounds, steps, speedup_key, alternate=True):
         loops = {}
         for name in names:
             with versions[name]():
-                loops[name] = CliDefaultLoop(image_shape, batch_size)
+                loops[name] = CliDefaultLoop(image_shape, batch_size, dropout=DROPOUT)
         times = {name: [] for name in names}
         for round_index in range(rounds + 1):
             order = names[::-1] if alternate and round_index % 2 == 0 else names
@@ -323,7 +327,8 @@ class KerasIoLoop:
 
 def make_tf_loop(loop, image_shape, batch_size):
     if loop in GAN_TF_LOOPS:
-        return CliDefaultLoop(image_shape, batch_size, precision="none" if loop == "gan_tf_float32" else None)
+        return CliDefaultLoop(image_shape, batch_size, precision="none" if loop == "gan_tf_float32" else None,
+                              dropout=DROPOUT)
     if loop == "keras_io":
         return KerasIoLoop(image_shape, batch_size)
     from throughput import TutorialLoop

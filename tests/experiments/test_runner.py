@@ -136,6 +136,21 @@ def test_a_different_run_in_the_same_directory_is_refused_untouched(data_dir, tm
     assert _tree_digest(str(out)) == before
 
 
+def test_a_run_recorded_before_d_dropout_existed_resumes_only_with_the_dropout_it_had(data_dir, tmp_path):
+    # gan_tf 0.3 trained the modern recipe with the 2016 discriminator's dropout, 0.3, and recorded no
+    # d_dropout: a missing field has the value it had then, so 0.4's modern (no dropout) is a different run.
+    out = tmp_path / "older"
+    run(_tiny(data_dir, out, epochs=1, d_dropout=0.3))
+    record = json.loads((out / "config.json").read_text())
+    del record["flags"]["d_dropout"]
+    (out / "config.json").write_text(json.dumps(record))
+    before = _tree_digest(str(out))
+    with pytest.raises(ValueError, match="holds a different run.*d_dropout: 0.3 there, 0.0 now"):
+        run(_tiny(data_dir, out, epochs=2, d_dropout=0.0))
+    assert _tree_digest(str(out)) == before
+    assert run(_tiny(data_dir, out, epochs=2, d_dropout=0.3))["start_epoch"] == 1
+
+
 def test_auto_precision_is_chosen_for_a_new_run_and_a_resumed_run_keeps_its_own(data_dir, tmp_path, monkeypatch):
     from gan_tf import cpu
 
