@@ -106,7 +106,7 @@ class ExperimentConfig:
     # The TensorFlow tutorial's rate; the modern recipe turns it off (docs/recipes.md says why).
     d_dropout: float = option(0.3, "Dropout rate after each hidden layer of the dcgan and mlp discriminators "
                               "(0 = off; the resnet discriminator has none). 0.3 suits long runs on a few "
-                              "thousand images, where one without it pulls away from the generator.",
+                              "thousand images, where a discriminator without dropout outruns the generator.",
                               check=_RATE, recipe=True)
     loss: str = option("non_saturating", "Loss pair (gan_tf.losses).", choices=choices.LOSSES, recipe=True)
     d_lr: float = option(2e-4, "Discriminator learning rate (Adam).", check=_LEARNING_RATE, recipe=True)
